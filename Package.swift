@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "mlledger",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mlledger", targets: ["mlledger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System libraries: Debian's libpq-dev, librdkafka-dev and libsodium-dev.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+
+        .target(name: "LedgerCore"),
+        .target(name: "LedgerCrypto", dependencies: ["CSodium", "LedgerCore"]),
+        .target(name: "LedgerStore", dependencies: ["CLibPQ", "LedgerCore"]),
+        .target(name: "LedgerKafka", dependencies: ["CRdKafka"]),
+        .target(
+            name: "LedgerService",
+            dependencies: [
+                "LedgerCore", "LedgerCrypto", "LedgerStore", "LedgerKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "mlledger",
+            dependencies: [
+                "LedgerService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Helpers shared by the integration tests: a fresh database per test.
+        .target(name: "LedgerTestSupport", dependencies: ["LedgerStore"], path: "Tests/LedgerTestSupport"),
+
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"]),
+        .testTarget(name: "LedgerCryptoTests", dependencies: ["LedgerCrypto", "LedgerCore"]),
+        .testTarget(name: "LedgerStoreTests", dependencies: ["LedgerStore", "LedgerCore", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerKafkaTests", dependencies: ["LedgerKafka"]),
+        .testTarget(
+            name: "LedgerServiceTests",
+            dependencies: [
+                "LedgerService", "LedgerKafka", "LedgerStore", "LedgerCrypto", "LedgerCore", "LedgerTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,286 @@
+import Dispatch
+import Foundation
+import LedgerCore
+import LedgerCrypto
+import LedgerKafka
+import LedgerStore
+import Logging
+
+/// How `mlledger serve` consumes and where it writes.
+public struct IngestConfiguration: Sendable {
+    public var bootstrapServers: String
+    public var topic: String
+    public var groupID: String
+    /// libpq URL; nil uses PG* environment variables.
+    public var databaseURL: String?
+    /// At most this many messages per append transaction.
+    public var batchSize: Int
+    /// Extra librdkafka consumer properties.
+    public var consumerConfig: [String: String]
+
+    public init(bootstrapServers: String, topic: String = "mlops.events", groupID: String = "mlledger",
+                databaseURL: String?, batchSize: Int = 1000, consumerConfig: [String: String] = [:]) {
+        self.bootstrapServers = bootstrapServers
+        self.topic = topic
+        self.groupID = groupID
+        self.databaseURL = databaseURL
+        self.batchSize = batchSize
+        self.consumerConfig = consumerConfig
+    }
+}
+
+/// Running totals, for progress output and tests.
+public struct IngestStats: Sendable, Equatable {
+    public var batches = 0
+    public var appended = 0
+    public var quarantined = 0
+    public var redelivered = 0
+    public var skipped = 0
+    public var logSize: UInt64 = 0
+}
+
+/// The ingest pipeline (DESIGN.md, Data flow): consume a batch, verify every envelope on all cores, then in ONE
+/// transaction append the accepted ones, quarantine the rest and store the consumer's next offsets.
+/// `run()` blocks its thread until `stop()`; a database outage is waited out with backoff, never skipped.
+public final class IngestService: @unchecked Sendable {
+    public let configuration: IngestConfiguration
+    public let identity: LedgerIdentity
+    private let logger: Logger
+    private let state = NSLock()
+    private var stopped = false
+    private var _stats = IngestStats()
+    private var database: LedgerDatabase?
+    private var keyRing = KeyRing()
+    private var ringVersion: Int64 = -1
+
+    public init(configuration: IngestConfiguration, identity: LedgerIdentity, logger: Logger) {
+        self.configuration = configuration
+        self.identity = identity
+        self.logger = logger
+    }
+
+    public var stats: IngestStats {
+        state.lock()
+        defer { state.unlock() }
+        return _stats
+    }
+
+    public func stop() {
+        state.lock()
+        stopped = true
+        state.unlock()
+    }
+
+    private var isStopped: Bool {
+        state.lock()
+        defer { state.unlock() }
+        return stopped
+    }
+
+    /// Connects (retrying), migrates, checks the genesis, then consumes until `stop()`.
+    public func run() throws {
+        let db = try connectWithRetry()
+        guard !isStopped else { return }
+        try db.migrate()
+        try identity.ensureGenesis(db)
+        try reloadKeyRing(db)
+        database = db
+        let config = configuration
+        let consumer = try KafkaConsumer(
+            bootstrapServers: config.bootstrapServers, groupID: config.groupID, topics: [config.topic],
+            config: config.consumerConfig,
+            startOffsets: { [logger] partitions in
+                let stored = try db.storedOffsets(group: config.groupID, topic: config.topic)
+                var out: [KafkaTopicPartition: Int64?] = [:]
+                for p in partitions {
+                    out[p] = stored[TopicPartition(topic: p.topic, partition: p.partition)]
+                }
+                logger.info("assigned partitions", metadata: [
+                    "partitions": "\(partitions.map { "\($0.topic)[\($0.partition)]@\((out[$0] ?? nil).map(String.init) ?? "start")" }.sorted())",
+                ])
+                return out
+            })
+        consumer.onError = { [logger] error in logger.warning("kafka: \(error)") }
+        defer { consumer.close() }
+        logger.info("consuming", metadata: ["topic": "\(config.topic)", "group": "\(config.groupID)"])
+        while !isStopped {
+            let messages = try consumer.poll(maxMessages: config.batchSize, timeout: .milliseconds(200),
+                                             linger: .milliseconds(5))
+            guard !messages.isEmpty else { continue }
+            let incoming = messages.map { m in
+                IncomingMessage(value: m.value, key: m.key, headers: m.headers.map { ($0.name, $0.value) },
+                                coordinates: KafkaCoordinates(topic: m.topic, partition: m.partition, offset: m.offset))
+            }
+            guard let next = appendWithRetry(incoming, db) else { return }
+            consumer.commit(Dictionary(uniqueKeysWithValues: next.map {
+                (KafkaTopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
+            }))
+        }
+    }
+
+    private func connectWithRetry() throws -> LedgerDatabase {
+        var delay = 0.2
+        while true {
+            let failure: PostgresError
+            do {
+                return try LedgerDatabase(url: configuration.databaseURL)
+            } catch {
+                failure = error
+            }
+            guard failure.isConnectionFailure, !isStopped else { throw failure }
+            logger.warning("database unavailable, retrying in \(delay)s: \(failure.message)")
+            Thread.sleep(forTimeInterval: delay)
+            delay = min(delay * 2, 5)
+        }
+    }
+
+    private func reloadKeyRing(_ db: LedgerDatabase) throws {
+        keyRing = try TrustAdmin.keyRing(from: db)
+        ringVersion = try db.head().trustVersion
+    }
+
+    /// Appends one batch, retrying through database failures until it commits. Returns the next offsets, or nil
+    /// when stopped before the batch committed (nothing of it was recorded; Kafka will redeliver it).
+    private func appendWithRetry(_ batch: [IncomingMessage], _ db: LedgerDatabase) -> [TopicPartition: Int64]? {
+        var verdicts = verify(batch, ring: keyRing)
+        var delay = 0.1
+        while true {
+            do {
+                return try append(batch, &verdicts, db)
+            } catch {
+                db.resetCache()
+                if isStopped { return nil }
+                let transient = (error as? PostgresError)?.isConnectionFailure ?? false
+                logger.error("append failed, retrying in \(delay)s: \(error)")
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 5)
+                if transient || !db.connection.isHealthy {
+                    do { try db.connection.reconnect() } catch { logger.warning("reconnect failed: \(error)") }
+                }
+            }
+        }
+    }
+
+    /// Verifies every message on all cores.
+    func verify(_ batch: [IncomingMessage], ring: KeyRing) -> [MessageVerifier.Verdict] {
+        let verifier = MessageVerifier(keyRing: ring)
+        return ParallelMap.map(batch) { verifier.check($0) }
+    }
+
+    private func append(_ batch: [IncomingMessage], _ verdicts: inout [MessageVerifier.Verdict], _ db: LedgerDatabase)
+        throws -> [TopicPartition: Int64]
+    {
+        let group = configuration.groupID
+        var next: [TopicPartition: Int64] = [:]
+        for m in batch {
+            guard let c = m.coordinates else { continue }
+            let tp = TopicPartition(topic: c.topic, partition: c.partition)
+            next[tp] = max(next[tp] ?? 0, c.offset + 1)
+        }
+        let outcome = try db.withAppendTransaction { tx -> IngestStats in
+            if tx.head.trustVersion != ringVersion {
+                // Trust changed since this batch was verified: verify it again under the current ring.
+                try reloadKeyRing(db)
+                verdicts = verify(batch, ring: keyRing)
+            }
+            let stored = try tx.storedOffsets(group: group, partitions: Array(next.keys))
+            var counts = IngestStats()
+            var accepted: [VerifiedEvent] = []
+            var quarantined: [QuarantineEntry] = []
+            for v in verdicts {
+                let coordinates: KafkaCoordinates?
+                switch v {
+                case .verified(let e): coordinates = e.message.coordinates
+                case .quarantined(let q): coordinates = q.kafka
+                }
+                if let c = coordinates, let s = stored[TopicPartition(topic: c.topic, partition: c.partition)], c.offset < s {
+                    counts.skipped += 1  // already consumed by an earlier transaction
+                    continue
+                }
+                switch v {
+                case .verified(let e): accepted.append(e)
+                case .quarantined(let q): quarantined.append(q)
+                }
+            }
+            let existing = try tx.existing(accepted.map { ($0.event.source, $0.event.id) })
+            var inBatch: [String: ExistingEntry] = [:]
+            var redelivered: [UInt64] = []
+            var entries: [NewEntry] = []
+            for e in accepted {
+                let key = AppendTransaction.dedupeKey(source: e.event.source, id: e.event.id)
+                if let prior = existing[key] ?? inBatch[key] {
+                    if prior.leafHash == e.leafHash {
+                        redelivered.append(prior.idx)
+                    } else {
+                        quarantined.append(Self.quarantine(e, .conflictingDuplicate,
+                                                           "(source, id) already recorded at index \(prior.idx) with different bytes"))
+                    }
+                    continue
+                }
+                let idx = tx.nextIndex + UInt64(entries.count)
+                if let reason = keyRing.authorize(keyIDs: e.signerKeyIDs, event: e.event, at: idx) {
+                    quarantined.append(Self.quarantine(e, reason, "keyid \(e.signerKeyIDs.joined(separator: ","))"))
+                    continue
+                }
+                inBatch[key] = ExistingEntry(idx: idx, leafHash: e.leafHash)
+                entries.append(e.newEntry)
+            }
+            tx.append(entries)
+            try tx.quarantine(quarantined)
+            try tx.countRedeliveries(redelivered)
+            try tx.storeOffsets(group: group, next)
+            counts.appended = entries.count
+            counts.quarantined = quarantined.count
+            counts.redelivered = redelivered.count
+            counts.logSize = tx.nextIndex
+            return counts
+        }
+        state.lock()
+        _stats.batches += 1
+        _stats.appended += outcome.appended
+        _stats.quarantined += outcome.quarantined
+        _stats.redelivered += outcome.redelivered
+        _stats.skipped += outcome.skipped
+        _stats.logSize = outcome.logSize
+        state.unlock()
+        if outcome.quarantined > 0 {
+            logger.notice("batch quarantined \(outcome.quarantined) message(s)", metadata: ["appended": "\(outcome.appended)"])
+        }
+        return next
+    }
+
+    static func quarantine(_ e: VerifiedEvent, _ reason: QuarantineReason, _ detail: String) -> QuarantineEntry {
+        QuarantineEntry(reason: reason, detail: detail, raw: e.message.value, event: e.event, kafka: e.message.coordinates,
+                        kafkaKey: e.message.key,
+                        kafkaHeaders: e.message.headers.map { ($0.name, $0.value.map { String(decoding: $0, as: UTF8.self) }) })
+    }
+}
+
+/// Maps an array on all cores (Dispatch's concurrentPerform), in contiguous chunks, preserving order.
+enum ParallelMap {
+    static func map<T, R>(_ input: [T], _ transform: @Sendable (T) -> R) -> [R] {
+        let n = input.count
+        guard n > 1 else { return input.map(transform) }
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, n)
+        let chunk = (n + workers - 1) / workers
+        return [R](unsafeUninitializedCapacity: n) { buffer, count in
+            let base = UnsafeSendable(buffer.baseAddress!)
+            input.withUnsafeBufferPointer { inBuf in
+                let src = UnsafeSendable(inBuf.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = w * chunk
+                    let hi = min(lo + chunk, n)
+                    guard lo < hi else { return }
+                    for i in lo..<hi { (base.value + i).initialize(to: transform(src.value[i])) }
+                }
+            }
+            count = n
+        }
+    }
+}
+
+/// A raw pointer handed to concurrentPerform workers that each touch disjoint elements.
+struct UnsafeSendable<P>: @unchecked Sendable {
+    let value: P
+    init(_ value: P) { self.value = value }
+}

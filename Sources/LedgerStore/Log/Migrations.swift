@@ -1,0 +1,121 @@
+import LedgerCore
+
+/// The ledger's schema, as ordered migrations. Each runs once, in its own transaction, recorded in
+/// `ledger.schema_migrations`; an advisory lock keeps two starting services from migrating at once.
+/// The auditors' view of these tables is documented in docs/sql-interface.md.
+public enum Migrations {
+    public struct Migration: Sendable {
+        public let version: Int
+        public let description: String
+        public let sql: String
+    }
+
+    public static let all: [Migration] = [
+        Migration(version: 1, description: "the Merkle log, quarantine, consumer offsets, keys", sql: """
+            CREATE SCHEMA IF NOT EXISTS ledger;
+
+            -- One row: the log's size and root. Appenders lock it (SELECT ... FOR UPDATE), so appends serialise here.
+            CREATE TABLE ledger.log_head (
+                singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                size bigint NOT NULL CHECK (size >= 0),
+                root bytea NOT NULL CHECK (length(root) = 32),
+                trust_version bigint NOT NULL DEFAULT 0,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            INSERT INTO ledger.log_head (size, root)
+                VALUES (0, '\\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+
+            -- The log. idx is dense from 0; leaf_hash = SHA-256(0x00 || envelope) per RFC 6962.
+            CREATE TABLE ledger.entries (
+                idx bigint PRIMARY KEY CHECK (idx >= 0),
+                leaf_hash bytea NOT NULL CHECK (length(leaf_hash) = 32),
+                envelope bytea NOT NULL,
+                event_id text NOT NULL,
+                source text NOT NULL,
+                type text NOT NULL,
+                subject text NOT NULL,
+                event_time timestamptz NOT NULL,
+                tenant text NOT NULL,
+                signer_key_ids text[] NOT NULL,
+                appended_at timestamptz NOT NULL DEFAULT now(),
+                kafka_topic text,
+                kafka_partition integer,
+                kafka_offset bigint,
+                CONSTRAINT entries_source_event_id UNIQUE (source, event_id)
+            );
+            CREATE INDEX entries_type_idx ON ledger.entries (type, idx);
+            CREATE INDEX entries_subject_idx ON ledger.entries (subject, idx);
+            CREATE INDEX entries_event_time_idx ON ledger.entries (event_time);
+
+            -- Hashes of the perfect subtrees of level >= 1: node (level, idx) covers leaves
+            -- [idx * 2^level, (idx + 1) * 2^level). Proofs are served from these, never by recomputing the tree.
+            CREATE TABLE ledger.tree_nodes (
+                level smallint NOT NULL CHECK (level >= 1),
+                idx bigint NOT NULL CHECK (idx >= 0),
+                hash bytea NOT NULL CHECK (length(hash) = 32),
+                PRIMARY KEY (level, idx)
+            );
+
+            -- The log is append-only: ordinary roles cannot change or remove what is in it.
+            CREATE FUNCTION ledger.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'ledger.% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+            END $$;
+            CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger.entries
+                FOR EACH STATEMENT EXECUTE FUNCTION ledger.refuse_change();
+            CREATE TRIGGER tree_nodes_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger.tree_nodes
+                FOR EACH STATEMENT EXECUTE FUNCTION ledger.refuse_change();
+
+            -- Messages that were not appended, with a stable reason code and the raw bytes.
+            CREATE TABLE ledger.quarantine (
+                id bigserial PRIMARY KEY,
+                reason text NOT NULL,
+                detail text,
+                raw bytea NOT NULL,
+                event_id text,
+                source text,
+                type text,
+                kafka_topic text,
+                kafka_partition integer,
+                kafka_offset bigint,
+                kafka_key bytea,
+                kafka_headers jsonb,
+                received_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX quarantine_reason_idx ON ledger.quarantine (reason, received_at);
+            CREATE INDEX quarantine_received_idx ON ledger.quarantine (received_at);
+
+            -- Exact re-deliveries of an appended envelope: recorded once in the log, counted here.
+            CREATE TABLE ledger.redeliveries (
+                idx bigint PRIMARY KEY,
+                count bigint NOT NULL,
+                last_seen timestamptz NOT NULL DEFAULT now()
+            );
+
+            -- The consumer's position, written in the same transaction as what it consumed.
+            CREATE TABLE ledger.consumer_offsets (
+                group_id text NOT NULL,
+                topic text NOT NULL,
+                partition integer NOT NULL,
+                next_offset bigint NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (group_id, topic, partition)
+            );
+
+            -- Producer keys and their trust, derived from ledger.key.trusted / ledger.key.revoked entries.
+            CREATE TABLE ledger.keys (
+                trusted_idx bigint PRIMARY KEY,
+                name text NOT NULL,
+                key_id text NOT NULL,
+                public_key bytea NOT NULL,
+                scope jsonb NOT NULL,
+                revoked_idx bigint
+            );
+            CREATE INDEX keys_key_id_idx ON ledger.keys (key_id);
+            CREATE UNIQUE INDEX keys_current_name_idx ON ledger.keys (name) WHERE revoked_idx IS NULL;
+            """),
+    ]
+
+    /// The newest schema version this build knows.
+    public static var latestVersion: Int { all.last?.version ?? 0 }
+}

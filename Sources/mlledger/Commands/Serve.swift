@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import LedgerService
+import Logging
+
+/// Flags shared by `serve` and `dev`.
+struct IngestOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Kafka consumer group (env MLLEDGER_GROUP; default mlledger).", valueName: "id"))
+    var group: String?
+
+    @Option(name: .long, help: "Most messages per append transaction.")
+    var batchSize: Int = 1000
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard batchSize > 0 && batchSize <= 50_000 else { throw ValidationError("--batch-size must be 1...50000") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+    }
+
+    var resolvedGroup: String { group ?? Environment.value("MLLEDGER_GROUP") ?? "mlledger" }
+
+    func logger(_ label: String) -> Logger {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var l = Logger(label: label)
+        l.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        return l
+    }
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Consume signed events from Kafka, verify them and append them to the log, until SIGINT/SIGTERM.",
+        discussion: """
+            Any number of instances with the same --group share the topic's partitions. Each batch is verified on
+            all cores and appended in one PostgreSQL transaction together with the consumer's next offsets, so a
+            crash at any instant loses nothing and records nothing twice.
+            Environment: MLLEDGER_DATABASE_URL, MLLEDGER_BROKERS, MLLEDGER_TOPIC, MLLEDGER_GROUP,
+            MLLEDGER_LEDGER_KEY, MLLEDGER_STATE_DIR, and libpq's PG* variables.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var ledger: LedgerKeyOptions
+    @OptionGroup var ingest: IngestOptions
+
+    func run() throws {
+        let logger = ingest.logger("mlledger.serve")
+        let db = try connection.openMigratedDatabase()
+        let identity = try ledger.identity(connection, db: db)
+        db.connection.close()
+        let config = IngestConfiguration(
+            bootstrapServers: try kafka.resolvedBrokers(connection), topic: kafka.resolvedTopic(connection),
+            groupID: ingest.resolvedGroup, databaseURL: connection.resolvedDatabaseURL, batchSize: ingest.batchSize)
+        let service = IngestService(configuration: config, identity: identity, logger: logger)
+        try ServiceRunner.run(service, logger: logger, onStop: {})
+    }
+}
+
+/// Runs the ingest service on its own thread until a signal, then stops it and waits for it to finish.
+enum ServiceRunner {
+    static func run(_ service: IngestService, logger: Logger, onReady: () throws -> Void = {}, onStop: () -> Void) throws {
+        let finished = DispatchSemaphore(value: 0)
+        let failure = ErrorBox()
+        let thread = Thread {
+            do { try service.run() } catch { failure.set(error) }
+            finished.signal()
+        }
+        thread.name = "mlledger-ingest"
+        thread.start()
+        try onReady()
+        let watcher = Thread {
+            finished.wait()
+            if let e = failure.get() {
+                logger.critical("ingest stopped: \(e)")
+                kill(getpid(), SIGTERM)
+            }
+            finished.signal()
+        }
+        watcher.start()
+        Signals.wait { sig in logger.notice("signal \(sig): stopping") }
+        service.stop()
+        finished.wait()
+        onStop()
+        if let e = failure.get() { throw CLIError("ingest failed: \(e)") }
+    }
+}
+
+/// Holds the error a background thread ended with.
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: Error?
+    func set(_ e: Error) { lock.lock(); error = e; lock.unlock() }
+    func get() -> Error? { lock.lock(); defer { lock.unlock() }; return error }
+}

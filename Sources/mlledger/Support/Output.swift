@@ -1,0 +1,63 @@
+import Foundation
+import LedgerCore
+
+/// Terminal output: results on stdout, notes and progress on stderr, progress only when stderr is a terminal.
+enum Output {
+    static func print(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func json(_ value: JSONValue) {
+        FileHandle.standardOutput.write(Data(value.serialized(pretty: true) + [0x0a]))
+    }
+
+    static func note(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// Rewrites one progress line on a terminal; silent otherwise.
+    static func progress(_ line: String) {
+        guard stderrIsTerminal else { return }
+        FileHandle.standardError.write(Data(("\r\u{1b}[2K" + line).utf8))
+    }
+
+    static func endProgress() {
+        guard stderrIsTerminal else { return }
+        FileHandle.standardError.write(Data("\r\u{1b}[2K".utf8))
+    }
+
+    /// Left-aligned columns.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        print(line(header))
+        for r in rows { print(line(r)) }
+    }
+}
+
+/// Blocks the calling thread until SIGINT or SIGTERM, then runs `onSignal` once.
+enum Signals {
+    static func wait(_ onSignal: @escaping @Sendable (Int32) -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                onSignal(sig)
+                done.signal()
+            }
+            s.resume()
+            sources.append(s)
+        }
+        done.wait()
+        sources.forEach { $0.cancel() }
+    }
+}
