@@ -93,12 +93,20 @@ func logEntry(from event: OpaquePointer) -> KafkaLogEntry? {
                          message: text.map { String(cString: $0) } ?? "")
 }
 
-/// Reads an ERROR event.
+/// Reads an ERROR event, including the partition for partition-level errors.
 func errorFromEvent(_ event: OpaquePointer, operation: String) -> KafkaError {
     let err = rd_kafka_event_error(event)
     let text = rd_kafka_event_error_string(event).map { String(cString: $0) }
     let fatal = rd_kafka_event_error_is_fatal(event) != 0
-    return KafkaError(err, operation: operation, message: text, isFatal: fatal)
+    var partition: KafkaTopicPartition?
+    var operation = operation
+    if let tp = rd_kafka_event_topic_partition(event) {
+        partition = KafkaTopicPartition(topic: String(cString: tp.pointee.topic), partition: tp.pointee.partition)
+        operation += ", partition \(partition!)"
+        if tp.pointee.offset >= 0 { operation += " at offset \(tp.pointee.offset)" }
+        rd_kafka_topic_partition_destroy(tp)
+    }
+    return KafkaError(err, operation: operation, message: text, isFatal: fatal, topicPartition: partition)
 }
 
 /// Copies the partitions of an `rd_kafka_topic_partition_list_t`.

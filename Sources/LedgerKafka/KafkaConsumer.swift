@@ -68,8 +68,10 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Creates the consumer and subscribes to `topics` (joining the group happens during `poll`).
     /// - Parameters:
-    ///   - config: extra librdkafka properties. Defaults: `auto.offset.reset=earliest` (used only if a start offset is
-    ///     out of range), `client.id=mlledger-consumer`. Forced: `group.id`, `enable.auto.commit=false`,
+    ///   - config: extra librdkafka properties. Defaults: `client.id=mlledger-consumer` and `auto.offset.reset=error`:
+    ///     a start offset outside the partition's log (before its start, after its end) is reported through `onError`
+    ///     as `_AUTO_OFFSET_RESET` with ``KafkaError/topicPartition`` set, and that partition stops fetching (instead of
+    ///     silently jumping; set `earliest`/`latest` to jump). Forced: `group.id`, `enable.auto.commit=false`,
     ///     `enable.auto.offset.store=false`, `log.queue=true`.
     ///   - startOffsets: where to start each newly assigned partition: an offset, or nil for the beginning.
     ///   - onRevoke: partitions that are being taken away (called before they are unassigned).
@@ -86,7 +88,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
         let defaults = [
             "client.id": "mlledger-consumer",
-            "auto.offset.reset": "earliest",
+            "auto.offset.reset": "error",
         ]
         let forced = [
             "bootstrap.servers": bootstrapServers,
@@ -180,6 +182,7 @@ public final class KafkaConsumer: @unchecked Sendable {
                 if out.isEmpty { throw fatal }
                 break  // return what we have; the next poll throws
             }
+            if Instant.now >= (lingerDeadline ?? timeoutDeadline) { break }  // a stream of non-message events
         }
         return out
     }
@@ -229,9 +232,11 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     // MARK: Closing
 
-    /// Leaves the group cleanly and destroys the handle: revokes the assignment (calling `onRevoke`), sends
-    /// LeaveGroup, then `rd_kafka_destroy`. Blocks (at most about `session.timeout.ms` + 5 s). Idempotent; `deinit`
-    /// calls it too. Must not be called from this consumer's callbacks.
+    /// Leaves the group cleanly and destroys the handle: `rd_kafka_consumer_close_queue` revokes the assignment
+    /// (`onRevoke` is called on this thread), leaves the group, and then `rd_kafka_destroy`. Blocks until librdkafka
+    /// reports the consumer closed (milliseconds with a reachable coordinator; capped at 60 s, after which the handle
+    /// is destroyed without waiting). Idempotent; `deinit` calls it too. Must not be called from this consumer's
+    /// callbacks.
     public func close() {
         checkNotServingThread("close()")
         stateLock.withLock { closeRequested = true }
@@ -299,7 +304,9 @@ public final class KafkaConsumer: @unchecked Sendable {
                 let err = msg.pointee.err
                 if err == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    report(KafkaError(err, operation: "consume from group '\(groupID)'"))
+                    let tp = KafkaTopicPartition(topic: msg.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+                                                 partition: msg.pointee.partition)
+                    report(KafkaError(err, operation: "consume \(tp) for group '\(groupID)'", topicPartition: tp))
                     continue
                 }
                 if closing { continue }
@@ -343,7 +350,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             } else if let list = rd_kafka_event_topic_partition_list(event), let elems = list.pointee.elems {
                 for index in 0..<Int(list.pointee.cnt) where elems[index].err != RD_KAFKA_RESP_ERR_NO_ERROR {
                     let tp = KafkaTopicPartition(topic: String(cString: elems[index].topic), partition: elems[index].partition)
-                    report(KafkaError(elems[index].err, operation: "\(operation), partition \(tp)"))
+                    report(KafkaError(elems[index].err, operation: "\(operation), partition \(tp)", topicPartition: tp))
                 }
             }
 

@@ -21,10 +21,14 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Whether retrying the same operation may succeed (librdkafka's own flag when it provides one, else a
     /// classification of well-known transient codes such as `_TRANSPORT`, `_TIMED_OUT`, `NOT_LEADER_FOR_PARTITION`).
     public let isRetriable: Bool
+    /// The partition the error concerns, when librdkafka says (partition-level consumer errors such as
+    /// `_AUTO_OFFSET_RESET`, per-partition commit errors, delivery errors).
+    public let topicPartition: KafkaTopicPartition?
 
     /// Creates an error from a librdkafka error code. `name` is looked up with `rd_kafka_err2name`; `message`
     /// defaults to `rd_kafka_err2str(code)`; `isRetriable` defaults to the classification of well-known codes.
-    public init(code: Int32, operation: String, message: String? = nil, isFatal: Bool = false, isRetriable: Bool? = nil) {
+    public init(code: Int32, operation: String, message: String? = nil, isFatal: Bool = false, isRetriable: Bool? = nil,
+                topicPartition: KafkaTopicPartition? = nil) {
         let err = rd_kafka_resp_err_t(rawValue: code)
         self.code = code
         self.name = String(cString: rd_kafka_err2name(err))
@@ -32,10 +36,13 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
         self.operation = operation
         self.isFatal = isFatal
         self.isRetriable = isRetriable ?? KafkaErrorCode.isTransient(code)
+        self.topicPartition = topicPartition
     }
 
-    init(_ err: rd_kafka_resp_err_t, operation: String, message: String? = nil, isFatal: Bool = false) {
-        self.init(code: err.rawValue, operation: operation, message: message, isFatal: isFatal)
+    init(_ err: rd_kafka_resp_err_t, operation: String, message: String? = nil, isFatal: Bool = false,
+         topicPartition: KafkaTopicPartition? = nil) {
+        self.init(code: err.rawValue, operation: operation, message: message, isFatal: isFatal,
+                  topicPartition: topicPartition)
     }
 
     /// Takes ownership of an `rd_kafka_error_t` and destroys it.
@@ -109,6 +116,11 @@ public enum KafkaErrorCode {
     public static let destroyed: Int32 = RD_KAFKA_RESP_ERR__DESTROY.rawValue
     /// Local: Fatal error (-150).
     public static let fatal: Int32 = RD_KAFKA_RESP_ERR__FATAL.rawValue
+    /// Local: No offset to automatically reset to (-140): a start offset was out of range and
+    /// `auto.offset.reset=error` (the consumer's default); the partition stops fetching until re-assigned or sought.
+    public static let autoOffsetReset: Int32 = RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue
+    /// Broker: Offset out of range (1).
+    public static let offsetOutOfRange: Int32 = RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE.rawValue
     /// Local: Application generated error (-143): used when a closure supplied by the application throws.
     public static let application: Int32 = RD_KAFKA_RESP_ERR__APPLICATION.rawValue
 

@@ -402,7 +402,8 @@ public final class KafkaProducer: @unchecked Sendable {
                     let target = m.partition >= 0 ? "topic '\(topic)' [\(m.partition)]" : "topic '\(topic)'"
                     reports.append((id, .failure(KafkaError(
                         m.err, operation: "deliver message to \(target)",
-                        message: "\(String(cString: rd_kafka_err2str(m.err))) (message \(status))"))))
+                        message: "\(String(cString: rd_kafka_err2str(m.err))) (message \(status))",
+                        topicPartition: m.partition >= 0 ? KafkaTopicPartition(topic: topic, partition: m.partition) : nil))))
                 }
             }
             condition.withLock {

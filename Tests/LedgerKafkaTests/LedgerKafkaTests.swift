@@ -76,6 +76,7 @@ struct LedgerKafkaTests {
         let firstRevoked = Locked<[[KafkaTopicPartition]]>([])
         let askedFor = Locked<[[KafkaTopicPartition]]>([])
         let errors = ErrorLog()
+        let firstErrors = ErrorLog()
         struct DatabaseDown: Error {}
 
         let (firstRun, secondRun, afterSeek) = try await onThread {
@@ -89,6 +90,7 @@ struct LedgerKafkaTests {
                 bootstrapServers: bootstrap, groupID: "g-ledger", topics: ["ledger"], config: fastGroupConfig,
                 startOffsets: { Dictionary(uniqueKeysWithValues: $0.map { ($0, nil) }) },
                 onRevoke: { revoked in firstRevoked.withLock { $0.append(revoked) } })
+            first.onError = firstErrors.handler
             let firstRun = try collect(first, count: 14, within: .seconds(10))
             first.commit([p1: 10, p0: 4])  // informational
             _ = try first.poll(maxMessages: 10, timeout: .milliseconds(200))
@@ -114,6 +116,7 @@ struct LedgerKafkaTests {
         }
 
         #expect(firstRun.count == 14)
+        #expect(firstErrors.all.isEmpty, "\(firstErrors.all)")
         #expect(firstRevoked.get == [[p0, p1, p2]], "close() reports the final revocation")
 
         let asked = askedFor.get
@@ -127,53 +130,121 @@ struct LedgerKafkaTests {
         #expect(afterSeek.map(\.offset) == [7, 8, 9] && afterSeek.allSatisfy { $0.partition == 1 })
     }
 
-    @Test func twoConsumersInOneGroupSplitThePartitions() async throws {
+    @Test func twoConsumersInOneGroupSplitThePartitionsAndTakeOverOnClose() async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 3)
         defer { cluster.close() }
         try cluster.createTopic("split", partitions: 4)
         let bootstrap = cluster.bootstrapServers
         let all = Set((0..<4).map { KafkaTopicPartition(topic: "split", partition: $0) })
 
-        func makeConsumer() throws -> KafkaConsumer {
+        let revokedA = Locked<[[KafkaTopicPartition]]>([])
+        let revokedB = Locked<[[KafkaTopicPartition]]>([])
+        func makeConsumer(_ revoked: Locked<[[KafkaTopicPartition]]>) throws -> KafkaConsumer {
             try KafkaConsumer(bootstrapServers: bootstrap, groupID: "g-split", topics: ["split"], config: fastGroupConfig,
-                              startOffsets: { Dictionary(uniqueKeysWithValues: $0.map { ($0, nil) }) })
+                              startOffsets: { Dictionary(uniqueKeysWithValues: $0.map { ($0, nil) }) },
+                              onRevoke: { partitions in revoked.withLock { $0.append(partitions) } })
         }
-        let a = try makeConsumer()
-        let b = try makeConsumer()
-        let stop = Locked(false)
-        func runPoller(_ consumer: KafkaConsumer) async throws -> Int {
+        let a = try makeConsumer(revokedA)
+        let b = try makeConsumer(revokedB)
+        let stopA = Locked(false)
+        /// Polls until stopped, closed by another thread (poll throws _DESTROY), or 25 s; returns how it ended.
+        func runPoller(_ consumer: KafkaConsumer, stop: Locked<Bool>) async throws -> String {
             try await onThread {
-                var received = 0
-                let deadline = ContinuousClock.now + .seconds(20)
+                let deadline = ContinuousClock.now + .seconds(25)
                 while !stop.get && ContinuousClock.now < deadline {
-                    received += try consumer.poll(maxMessages: 100, timeout: .milliseconds(100)).count
+                    do {
+                        _ = try consumer.poll(maxMessages: 100, timeout: .milliseconds(100))
+                    } catch let error as KafkaError where error.code == KafkaErrorCode.destroyed {
+                        return "closed"
+                    }
                 }
-                return received
+                return stop.get ? "stopped" : "deadline"
             }
         }
-        async let pollA = runPoller(a)
-        async let pollB = runPoller(b)
+        func waitFor(_ seconds: Int, _ condition: () -> Bool) async throws -> Bool {
+            let deadline = ContinuousClock.now + .seconds(seconds)
+            while ContinuousClock.now < deadline {
+                if condition() { return true }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return condition()
+        }
+        async let pollA = runPoller(a, stop: stopA)
+        async let pollB = runPoller(b, stop: Locked(false))
 
-        let deadline = ContinuousClock.now + .seconds(18)
-        var split = false
-        while ContinuousClock.now < deadline {
+        // Both members get half of the partitions.
+        let split = try await waitFor(15) {
             let (assignedA, assignedB) = (a.assignment, b.assignment)
-            if !assignedA.isEmpty && !assignedB.isEmpty && assignedA.isDisjoint(with: assignedB)
-                && assignedA.union(assignedB) == all {
-                split = true
-                break
+            return !assignedA.isEmpty && !assignedB.isEmpty && assignedA.isDisjoint(with: assignedB)
+                && assignedA.union(assignedB) == all
+        }
+        let (splitA, splitB) = (a.assignment, b.assignment)
+
+        // Closing B while its poller thread is inside poll(): the poll returns, B leaves, A takes everything.
+        try await onThread { b.close() }
+        let endB = try await pollB
+        let takenOver = try await waitFor(10) { a.assignment == all }
+        stopA.withLock { $0 = true }
+        let endA = try await pollA
+        try await onThread { a.close() }
+
+        #expect(split, "assignments: \(splitA.sorted()) / \(splitB.sorted())")
+        #expect(splitA.count == 2 && splitB.count == 2)
+        #expect(endB == "closed" && endA == "stopped")
+        #expect(takenOver)
+        #expect(revokedB.get == [splitB.sorted()], "B's final revocation is reported by close()")
+        #expect(revokedA.get.count >= 2, "A was revoked when B joined and when B left: \(revokedA.get)")
+        #expect(revokedA.get.last == all.sorted(), "A's close() revoked everything")
+    }
+
+    @Test func reportsOutOfRangeStartOffsets() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1)
+        defer { cluster.close() }
+        try cluster.createTopic("short", partitions: 1)
+        let bootstrap = cluster.bootstrapServers
+        let errors = ErrorLog()
+        let p0 = KafkaTopicPartition(topic: "short", partition: 0)
+
+        let messages = try await onThread {
+            let producer = try KafkaProducer(bootstrapServers: bootstrap)
+            for i in 0..<3 { _ = try producer.send(topic: "short", key: nil, value: bytes("m\(i)")) }
+            producer.close()
+            let consumer = try KafkaConsumer(bootstrapServers: bootstrap, groupID: "g-short", topics: ["short"],
+                                             config: fastGroupConfig, startOffsets: { _ in [p0: 100] })
+            consumer.onError = errors.handler
+            defer { consumer.close() }
+            return try pollUntil(consumer, within: .seconds(10)) {
+                errors.all.contains { $0.code == KafkaErrorCode.autoOffsetReset }
             }
-            try await Task.sleep(for: .milliseconds(100))
         }
-        stop.withLock { $0 = true }
-        _ = try await (pollA, pollB)
-        let (finalA, finalB) = (a.assignment, b.assignment)
+        #expect(messages.isEmpty)
+        let reset = errors.all.first { $0.code == KafkaErrorCode.autoOffsetReset }
+        #expect(reset?.name == "_AUTO_OFFSET_RESET" && reset?.topicPartition == p0, "\(errors.all)")
+    }
+
+    @Test func concurrentSendsFromManyThreads() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 3)
+        defer { cluster.close() }
+        try cluster.createTopic("busy", partitions: 3)
+        let producer = try KafkaProducer(bootstrapServers: cluster.bootstrapServers)
+        let reports = try await withThrowingTaskGroup(of: [KafkaDeliveryReport].self) { group in
+            for t in 0..<8 {
+                group.addTask {
+                    try await onThread("sender-\(t)") {
+                        try (0..<25).map { i in
+                            try producer.send(topic: "busy", key: bytes("t\(t)"), value: bytes("\(t)-\(i)"))
+                        }
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
         try await onThread {
-            a.close()
-            b.close()
+            try producer.flush(timeout: .seconds(5))
+            producer.close()
         }
-        #expect(split, "assignments: \(finalA.sorted()) / \(finalB.sorted())")
-        #expect(finalA.count == 2 && finalB.count == 2)
+        #expect(reports.count == 200)
+        #expect(Set(reports.map { "\($0.partition)/\($0.offset)" }).count == 200, "every message has its own offset")
     }
 
     @Test func deliversEverythingAcrossABrokerOutage() async throws {
@@ -226,8 +297,15 @@ struct LedgerKafkaTests {
         let bootstrap = cluster.bootstrapServers
         let count = 50
 
+        let retryLog = Locked<[String]>([])
         let (results, messages) = try await onThread {
-            let producer = try KafkaProducer(bootstrapServers: bootstrap)
+            let producer = try KafkaProducer(bootstrapServers: bootstrap, config: ["debug": "msg"])
+            producer.onLog = { entry in
+                if entry.message.contains("encountered error: Broker: Not leader for partition")
+                    || entry.message.contains("encountered error: Broker: Request timed out") {
+                    retryLog.withLock { $0.append(entry.message) }
+                }
+            }
             defer { producer.close() }
             _ = try producer.send(topic: "retried", key: nil, value: bytes("m-warm-up"))  // metadata + producer id
             cluster.pushRequestErrors(apiKey: KafkaAPIKey.produce,
@@ -246,6 +324,7 @@ struct LedgerKafkaTests {
             return (results, messages)
         }
         #expect(results.allSatisfy { (try? $0.get()) != nil })
+        #expect(retryLog.get.count == 4, "the injected errors were seen and retried: \(retryLog.get)")
         let values = messages.map { text($0.value)! }.filter { $0 != "m-warm-up" }
         #expect(values.count == count)
         #expect(Set(values) == Set((0..<count).map { "m\($0)" }))

@@ -52,7 +52,7 @@ struct ExactlyOnceTests {
 
         var serve = try startServe(f)
         let midway = try f.wait(seconds: 60) { try f.size() >= base + 1000 }
-        #expect(midway, "the service appended \(try f.size() - base) events in 60s")
+        #expect(midway, "the service appended too little in 60s: \(f.state)")
         kill(serve.processIdentifier, SIGKILL)
         serve.waitUntilExit()
         #expect(serve.terminationReason == .uncaughtSignal)
@@ -66,7 +66,7 @@ struct ExactlyOnceTests {
         }
         produced.wait()
         #expect(failures.error == nil, "produce failed: \(String(describing: failures.error))")
-        #expect(try f.wait(seconds: 120) { try f.size() >= base + UInt64(total) }, "size \(try f.size() - base)")
+        #expect(try f.wait(seconds: 120) { try f.size() >= base + UInt64(total) }, "\(f.state)")
         Thread.sleep(forTimeInterval: 1)
         #expect(try f.size() == base + UInt64(total))
         let distinct = try f.db.connection.query(

@@ -47,7 +47,7 @@ struct IngestTests {
         let stop = f.start(service)
         let done = try f.wait { try f.size() >= base + 21 && f.quarantineReasons().count >= 9 }
         stop()
-        #expect(done, "log size \(try f.size()), quarantined \(try f.quarantineReasons())")
+        #expect(done, "\(f.state)")
         #expect(try f.size() == base + 21, "20 good events plus the first of the duplicate pair")
         #expect(try f.quarantineReasons().sorted() == [
             "conflicting_duplicate", "header_mismatch:ce_type", "key_out_of_scope", "not_dsse", "reserved_type",

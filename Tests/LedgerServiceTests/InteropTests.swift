@@ -79,7 +79,7 @@ struct InteropTests {
         // And the pipeline still takes the next good one.
         try produce("\(dir)/ci.key", payload(id: "evt-4"))
         #expect(try f.wait { try f.size() == base + 2 && f.quarantineReasons().count == 3 },
-                "size \(try f.size()), quarantine \(try f.quarantineReasons())")
+                "\(f.state)")
         #expect(try f.quarantineReasons() == ["unknown_key", "signature_invalid", "not_dsse"])
 
         // The appended envelopes are the exact bytes openssl signed, and the log verifies end to end.

@@ -77,6 +77,9 @@ final class LedgerFixture: @unchecked Sendable {
 
     func size() throws -> UInt64 { try db.head().size }
 
+    /// The log size and quarantine reasons, for failure messages.
+    var state: String { "log size \((try? size()) ?? 0), quarantined \((try? quarantineReasons()) ?? [])" }
+
     func quarantineReasons() throws -> [String] {
         try db.connection.query("SELECT reason FROM ledger.quarantine ORDER BY id").map { $0.string(0)! }
     }

@@ -113,22 +113,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// Runs a command to completion; throws with its output when it fails.
     static func capture(_ path: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else {
-            throw LedgerServiceError.configuration(
-                "\((path as NSString).lastPathComponent) \(args.joined(separator: " ")) failed (exit \(p.terminationStatus)): \(text.suffix(2000))")
-        }
-        return text
+        try ChildProcess.run(path, args)
     }
 
     /// The PostgreSQL server binaries: the newest /usr/lib/postgresql/N/bin, else the directory of initdb on PATH.

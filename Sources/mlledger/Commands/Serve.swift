@@ -61,6 +61,7 @@ struct Serve: ParsableCommand {
 /// Runs the ingest service on its own thread until a signal, then stops it and waits for it to finish.
 enum ServiceRunner {
     static func run(_ service: IngestService, logger: Logger, onReady: () throws -> Void = {}, onStop: () -> Void) throws {
+        let signals = Signals()
         let finished = DispatchSemaphore(value: 0)
         let failure = ErrorBox()
         let thread = Thread {
@@ -69,7 +70,13 @@ enum ServiceRunner {
         }
         thread.name = "mlledger-ingest"
         thread.start()
-        try onReady()
+        do {
+            try onReady()
+        } catch {
+            service.stop()
+            finished.wait()
+            throw error
+        }
         let watcher = Thread {
             finished.wait()
             if let e = failure.get() {
@@ -79,7 +86,8 @@ enum ServiceRunner {
             finished.signal()
         }
         watcher.start()
-        Signals.wait { sig in logger.notice("signal \(sig): stopping") }
+        let sig = signals.wait()
+        logger.notice("signal \(sig): stopping")
         service.stop()
         finished.wait()
         onStop()

@@ -42,22 +42,37 @@ enum Output {
     }
 }
 
-/// Blocks the calling thread until SIGINT or SIGTERM, then runs `onSignal` once.
-enum Signals {
-    static func wait(_ onSignal: @escaping @Sendable (Int32) -> Void) {
-        let done = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
+/// SIGINT and SIGTERM, caught from the moment `Signals()` is created; `wait` blocks until one arrives.
+final class Signals: @unchecked Sendable {
+    private let arrived = DispatchSemaphore(value: 0)
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var received: Int32?
+
+    init() {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler {
-                onSignal(sig)
-                done.signal()
-            }
+            s.setEventHandler { [weak self] in self?.deliver(sig) }
             s.resume()
             sources.append(s)
         }
-        done.wait()
+    }
+
+    private func deliver(_ sig: Int32) {
+        lock.lock()
+        let first = received == nil
+        if first { received = sig }
+        lock.unlock()
+        if first { arrived.signal() }
+    }
+
+    /// Blocks until SIGINT or SIGTERM; returns which.
+    func wait() -> Int32 {
+        arrived.wait()
         sources.forEach { $0.cancel() }
+        lock.lock()
+        defer { lock.unlock() }
+        return received ?? SIGTERM
     }
 }
