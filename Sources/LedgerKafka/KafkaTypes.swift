@@ -53,6 +53,9 @@ public struct KafkaTopicPartition: Hashable, Sendable, Comparable, CustomStringC
     public var topic: String
     public var partition: Int32
 
+    /// The logical offset "the first message still in the partition" (librdkafka's RD_KAFKA_OFFSET_BEGINNING).
+    public static let beginningOffset: Int64 = -2
+
     public init(topic: String, partition: Int32) {
         self.topic = topic
         self.partition = partition

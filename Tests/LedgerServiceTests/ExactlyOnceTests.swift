@@ -14,7 +14,8 @@ struct ExactlyOnceTests {
         p.executableURL = URL(fileURLWithPath: mlledgerBinary)
         p.arguments = ["serve", "--brokers", f.cluster.bootstrapServers, "--topic", f.topic,
                        "--database-url", f.database.url, "--ledger-key", f.ledgerKeyPath, "--batch-size", "200",
-                       "--log-level", "warning"]
+                       "--log-level", "warning", "--kafka-option", "session.timeout.ms=3000",
+                       "--kafka-option", "heartbeat.interval.ms=250"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()

@@ -38,6 +38,9 @@ final class LedgerFixture: @unchecked Sendable {
 
     var ledgerKeyPath: String { directory + "/ledger.key" }
 
+    /// The mock cluster's coordinator waits a session timeout before rebalancing: keep it short in tests.
+    static let consumerConfig = ["session.timeout.ms": "3000", "heartbeat.interval.ms": "250"]
+
     func close() {
         db.connection.close()
         cluster.close()
@@ -55,7 +58,8 @@ final class LedgerFixture: @unchecked Sendable {
 
     func service(group: String = "mlledger", batchSize: Int = 500) -> IngestService {
         IngestService(configuration: IngestConfiguration(bootstrapServers: cluster.bootstrapServers, topic: topic,
-                                                         groupID: group, databaseURL: database.url, batchSize: batchSize),
+                                                         groupID: group, databaseURL: database.url, batchSize: batchSize,
+                                                         consumerConfig: Self.consumerConfig),
                       identity: identity, logger: logger)
     }
 

@@ -58,6 +58,10 @@ public final class DevEnvironment: @unchecked Sendable {
     public private(set) var info: DevInfo?
     private let logger: Logger
 
+    /// The embedded cluster's group coordinator waits a whole session timeout before it rebalances; a short one
+    /// keeps restarts and added instances quick on loopback.
+    public static let consumerDefaults = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
+
     public init(stateDirectory: String, topic: String = "mlops.events", partitions: Int32 = 6, brokers: Int = 3,
                 logger: Logger) {
         self.stateDirectory = stateDirectory

@@ -100,12 +100,20 @@ public final class IngestService: @unchecked Sendable {
                 ])
                 return out
             })
-        consumer.onError = { [logger] error in logger.warning("kafka: \(error)") }
+        let outOfRange = PartitionList()
+        consumer.onError = { [logger] error in
+            if error.code == KafkaErrorCode.autoOffsetReset, let tp = error.topicPartition {
+                outOfRange.add(tp)
+            } else {
+                logger.warning("kafka: \(error)")
+            }
+        }
         defer { consumer.close() }
         logger.info("consuming", metadata: ["topic": "\(config.topic)", "group": "\(config.groupID)"])
         while !isStopped {
             let messages = try consumer.poll(maxMessages: config.batchSize, timeout: .milliseconds(200),
                                              linger: .milliseconds(5))
+            for tp in outOfRange.take() { try restartFromBeginning(tp, consumer, db) }
             guard !messages.isEmpty else { continue }
             let incoming = messages.map { m in
                 IncomingMessage(value: m.value, key: m.key, headers: m.headers.map { ($0.name, $0.value) },
@@ -116,6 +124,24 @@ public final class IngestService: @unchecked Sendable {
                 (KafkaTopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
             }))
         }
+    }
+
+    /// The stored offset of `tp` is outside the partition's log: the topic was recreated (or, with the embedded
+    /// cluster, the cluster is new), or retention removed messages before they were consumed. The stored position
+    /// no longer names a message, so it is dropped and the partition is read from its first message; anything
+    /// already in the log is recognised by (source, id) and recorded once.
+    private func restartFromBeginning(_ tp: KafkaTopicPartition, _ consumer: KafkaConsumer, _ db: LedgerDatabase) throws {
+        let stored = try db.storedOffsets(group: configuration.groupID, topic: tp.topic)[
+            TopicPartition(topic: tp.topic, partition: tp.partition)]
+        let position = stored.map(String.init) ?? "none"
+        logger.warning("""
+            stored offset \(position) of \(tp) is outside the partition's log (topic recreated, new cluster, or \
+            retention ran ahead of the ledger); reading the partition from its start
+            """)
+        try db.connection.query(
+            "DELETE FROM ledger.consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3",
+            [.text(configuration.groupID), .text(tp.topic), .int32(tp.partition)])
+        try consumer.seek(tp, to: KafkaTopicPartition.beginningOffset)
     }
 
     private func connectWithRetry() throws -> LedgerDatabase {
@@ -253,6 +279,26 @@ public final class IngestService: @unchecked Sendable {
         QuarantineEntry(reason: reason, detail: detail, raw: e.message.value, event: e.event, kafka: e.message.coordinates,
                         kafkaKey: e.message.key,
                         kafkaHeaders: e.message.headers.map { ($0.name, $0.value.map { String(decoding: $0, as: UTF8.self) }) })
+    }
+}
+
+/// Partitions reported from librdkafka's callbacks, handled by the polling loop after `poll` returns.
+final class PartitionList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [KafkaTopicPartition] = []
+
+    func add(_ tp: KafkaTopicPartition) {
+        lock.lock()
+        if !items.contains(tp) { items.append(tp) }
+        lock.unlock()
+    }
+
+    func take() -> [KafkaTopicPartition] {
+        lock.lock()
+        defer { lock.unlock() }
+        let out = items
+        items = []
+        return out
     }
 }
 

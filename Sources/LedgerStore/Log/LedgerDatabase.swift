@@ -246,6 +246,12 @@ public final class LedgerDatabase: @unchecked Sendable {
         return out
     }
 
+    /// Drops every stored consumer position. Offsets only mean something on the cluster they came from: the
+    /// embedded cluster of `mlledger dev` starts empty each time, so its positions start over too.
+    public func forgetConsumerOffsets() throws {
+        try connection.query("DELETE FROM ledger.consumer_offsets")
+    }
+
     /// Producer keys with their trust history, oldest first.
     public func trustedKeys() throws -> [StoredKey] {
         try connection.query("""

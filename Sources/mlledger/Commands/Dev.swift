@@ -57,11 +57,13 @@ struct Dev: ParsableCommand {
         do {
             let db = try LedgerDatabase(url: info.postgresURL)
             try db.migrate()
+            try db.forgetConsumerOffsets()
             let identity = try ledger.identity(connection, db: db)
             try identity.ensureGenesis(db)
             let config = IngestConfiguration(bootstrapServers: info.kafkaBootstrap, topic: info.topic,
                                              groupID: ingest.resolvedGroup, databaseURL: info.postgresURL,
-                                             batchSize: ingest.batchSize)
+                                             batchSize: ingest.batchSize,
+                                             consumerConfig: ingest.consumerConfig(defaults: DevEnvironment.consumerDefaults))
             let service = IngestService(configuration: config, identity: identity, logger: logger)
             Output.note("""
                 mlledger dev is running.

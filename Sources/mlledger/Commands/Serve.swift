@@ -14,12 +14,27 @@ struct IngestOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("kafka-option"), help: ArgumentHelp(
+        "A librdkafka consumer property, e.g. session.timeout.ms=10000; repeatable.", valueName: "key=value"))
+    var kafkaOptions: [String] = []
+
     func validate() throws {
+        for o in kafkaOptions where !o.contains("=") { throw ValidationError("--kafka-option takes key=value, not \(o)") }
         guard batchSize > 0 && batchSize <= 50_000 else { throw ValidationError("--batch-size must be 1...50000") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
     var resolvedGroup: String { group ?? Environment.value("MLLEDGER_GROUP") ?? "mlledger" }
+
+    /// `--kafka-option` pairs over `defaults`.
+    func consumerConfig(defaults: [String: String] = [:]) -> [String: String] {
+        var out = defaults
+        for o in kafkaOptions {
+            let parts = o.split(separator: "=", maxSplits: 1).map(String.init)
+            out[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        return out
+    }
 
     func logger(_ label: String) -> Logger {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -52,7 +67,8 @@ struct Serve: ParsableCommand {
         db.connection.close()
         let config = IngestConfiguration(
             bootstrapServers: try kafka.resolvedBrokers(connection), topic: kafka.resolvedTopic(connection),
-            groupID: ingest.resolvedGroup, databaseURL: connection.resolvedDatabaseURL, batchSize: ingest.batchSize)
+            groupID: ingest.resolvedGroup, databaseURL: connection.resolvedDatabaseURL, batchSize: ingest.batchSize,
+            consumerConfig: ingest.consumerConfig())
         let service = IngestService(configuration: config, identity: identity, logger: logger)
         try ServiceRunner.run(service, logger: logger, onStop: {})
     }
