@@ -114,6 +114,20 @@ public enum Migrations {
             CREATE INDEX keys_key_id_idx ON ledger.keys (key_id);
             CREATE UNIQUE INDEX keys_current_name_idx ON ledger.keys (name) WHERE revoked_idx IS NULL;
             """),
+        Migration(version: 2, description: "signed checkpoints", sql: """
+            -- Signed C2SP tlog-checkpoint notes (wire format §7), one per tree size; each was checked consistent with
+            -- the previous one before it was signed. note is the whole signed note text.
+            CREATE TABLE ledger.checkpoints (
+                id bigserial PRIMARY KEY,
+                size bigint NOT NULL CHECK (size >= 0),
+                root bytea NOT NULL CHECK (length(root) = 32),
+                note text NOT NULL,
+                signed_at timestamptz NOT NULL DEFAULT now(),
+                CONSTRAINT checkpoints_size_unique UNIQUE (size)
+            );
+            CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger.checkpoints
+                FOR EACH STATEMENT EXECUTE FUNCTION ledger.refuse_change();
+            """),
     ]
 
     /// The newest schema version this build knows.
