@@ -17,11 +17,15 @@ public struct IngestConfiguration: Sendable {
     public var batchSize: Int
     /// Extra librdkafka consumer properties.
     public var consumerConfig: [String: String]
+    /// Where quarantined records are produced (with the reason in a header); nil turns it off.
+    public var deadLetterTopic: String?
 
     public init(bootstrapServers: String, topic: String = "mlops.events", groupID: String = "mlledger",
-                databaseURL: String?, batchSize: Int = 1000, consumerConfig: [String: String] = [:]) {
+                databaseURL: String?, batchSize: Int = 1000, consumerConfig: [String: String] = [:],
+                deadLetterTopic: String? = nil) {
         self.bootstrapServers = bootstrapServers
         self.topic = topic
+        self.deadLetterTopic = deadLetterTopic
         self.groupID = groupID
         self.databaseURL = databaseURL
         self.batchSize = batchSize
@@ -109,6 +113,11 @@ public final class IngestService: @unchecked Sendable {
             }
         }
         defer { consumer.close() }
+        let deadLetters = try config.deadLetterTopic.map {
+            DeadLetterOutbox(topic: $0, producer: try KafkaProducer(bootstrapServers: config.bootstrapServers), logger: logger)
+        }
+        defer { deadLetters?.close() }
+        deadLetters?.drain(db)
         logger.info("consuming", metadata: ["topic": "\(config.topic)", "group": "\(config.groupID)"])
         while !isStopped {
             let messages = try consumer.poll(maxMessages: config.batchSize, timeout: .milliseconds(200),
@@ -119,7 +128,9 @@ public final class IngestService: @unchecked Sendable {
                 IncomingMessage(value: m.value, key: m.key, headers: m.headers.map { ($0.name, $0.value) },
                                 coordinates: KafkaCoordinates(topic: m.topic, partition: m.partition, offset: m.offset))
             }
+            let quarantinedBefore = stats.quarantined
             guard let next = appendWithRetry(incoming, db) else { return }
+            if stats.quarantined > quarantinedBefore { deadLetters?.drain(db) }
             consumer.commit(Dictionary(uniqueKeysWithValues: next.map {
                 (KafkaTopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
             }))

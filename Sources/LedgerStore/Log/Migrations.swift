@@ -128,6 +128,12 @@ public enum Migrations {
             CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger.checkpoints
                 FOR EACH STATEMENT EXECUTE FUNCTION ledger.refuse_change();
             """),
+        Migration(version: 3, description: "dead-letter outbox for quarantined records", sql: """
+            -- Quarantined records are produced to the dead-letter topic after their transaction commits; a row
+            -- without dlq_sent_at is still to be produced (at least once).
+            ALTER TABLE ledger.quarantine ADD COLUMN dlq_sent_at timestamptz;
+            CREATE INDEX quarantine_dlq_pending_idx ON ledger.quarantine (id) WHERE dlq_sent_at IS NULL;
+            """),
     ]
 
     /// The newest schema version this build knows.

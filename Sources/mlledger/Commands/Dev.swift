@@ -63,7 +63,8 @@ struct Dev: ParsableCommand {
             let config = IngestConfiguration(bootstrapServers: info.kafkaBootstrap, topic: info.topic,
                                              groupID: ingest.resolvedGroup, databaseURL: info.postgresURL,
                                              batchSize: ingest.batchSize,
-                                             consumerConfig: ingest.consumerConfig(defaults: DevEnvironment.consumerDefaults))
+                                             consumerConfig: ingest.consumerConfig(defaults: DevEnvironment.consumerDefaults),
+                                             deadLetterTopic: ingest.deadLetterTopic(info.topic))
             let service = IngestService(configuration: config, identity: identity, logger: logger)
             Output.note("""
                 mlledger dev is running.

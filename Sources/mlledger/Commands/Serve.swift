@@ -18,6 +18,18 @@ struct IngestOptions: ParsableArguments {
         "A librdkafka consumer property, e.g. session.timeout.ms=10000; repeatable.", valueName: "key=value"))
     var kafkaOptions: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Dead-letter topic for quarantined records (default: <topic>.dlq; \"none\" turns it off).", valueName: "topic"))
+    var deadLetterTopic: String?
+
+    func deadLetterTopic(_ topic: String) -> String? {
+        switch deadLetterTopic {
+        case "none"?: return nil
+        case let t?: return t
+        case nil: return topic + ".dlq"
+        }
+    }
+
     func validate() throws {
         for o in kafkaOptions where !o.contains("=") { throw ValidationError("--kafka-option takes key=value, not \(o)") }
         guard batchSize > 0 && batchSize <= 50_000 else { throw ValidationError("--batch-size must be 1...50000") }
@@ -68,7 +80,7 @@ struct Serve: ParsableCommand {
         let config = IngestConfiguration(
             bootstrapServers: try kafka.resolvedBrokers(connection), topic: kafka.resolvedTopic(connection),
             groupID: ingest.resolvedGroup, databaseURL: connection.resolvedDatabaseURL, batchSize: ingest.batchSize,
-            consumerConfig: ingest.consumerConfig())
+            consumerConfig: ingest.consumerConfig(), deadLetterTopic: ingest.deadLetterTopic(kafka.resolvedTopic(connection)))
         let service = IngestService(configuration: config, identity: identity, logger: logger)
         try ServiceRunner.run(service, logger: logger, onStop: {})
     }
