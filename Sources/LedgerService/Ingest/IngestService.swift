@@ -17,6 +17,10 @@ public struct IngestConfiguration: Sendable {
     public var batchSize: Int
     /// Extra librdkafka consumer properties.
     public var consumerConfig: [String: String]
+    /// librdkafka consumer properties the service sets unless `consumerConfig` overrides them. A broker holds a fetch
+    /// for at most `fetch.wait.max.ms` when it has nothing new; 25 ms keeps produce-to-commit latency low.
+    public static let consumerDefaults = ["fetch.wait.max.ms": "25"]
+
     /// Where quarantined records are produced (with the reason in a header); nil turns it off.
     public var deadLetterTopic: String?
 
@@ -82,6 +86,10 @@ public final class IngestService: @unchecked Sendable {
     }
 
     /// Connects (retrying), migrates, checks the genesis, then consumes until `stop()`.
+    ///
+    /// Three stages overlap (DESIGN.md, Data flow): this thread polls Kafka, a verifier thread checks each batch
+    /// on all cores, and a writer thread appends it in one transaction. At most two batches wait between stages.
+    /// A revocation waits until every batch in flight has committed, so a partition's next owner starts after them.
     public func run() throws {
         let db = try connectWithRetry()
         guard !isStopped else { return }
@@ -89,12 +97,16 @@ public final class IngestService: @unchecked Sendable {
         try identity.ensureGenesis(db)
         try reloadKeyRing(db)
         database = db
+        // The consumer side reads offsets on its own connection, never inside the writer's transaction.
+        let offsetsDB = try connectWithRetry()
+        defer { offsetsDB.connection.close() }
         let config = configuration
+        let pipeline = IngestPipeline()
         let consumer = try KafkaConsumer(
             bootstrapServers: config.bootstrapServers, groupID: config.groupID, topics: [config.topic],
-            config: config.consumerConfig,
+            config: IngestConfiguration.consumerDefaults.merging(config.consumerConfig) { $1 },
             startOffsets: { [logger] partitions in
-                let stored = try db.storedOffsets(group: config.groupID, topic: config.topic)
+                let stored = try offsetsDB.storedOffsets(group: config.groupID, topic: config.topic)
                 var out: [KafkaTopicPartition: Int64?] = [:]
                 for p in partitions {
                     out[p] = stored[TopicPartition(topic: p.topic, partition: p.partition)]
@@ -103,6 +115,10 @@ public final class IngestService: @unchecked Sendable {
                     "partitions": "\(partitions.map { "\($0.topic)[\($0.partition)]@\((out[$0] ?? nil).map(String.init) ?? "start")" }.sorted())",
                 ])
                 return out
+            },
+            onRevoke: { [logger] partitions in
+                logger.info("partitions revoked; waiting for batches in flight", metadata: ["count": "\(partitions.count)"])
+                pipeline.waitUntilIdle()
             })
         let outOfRange = PartitionList()
         consumer.onError = { [logger] error in
@@ -118,23 +134,63 @@ public final class IngestService: @unchecked Sendable {
         }
         defer { deadLetters?.close() }
         deadLetters?.drain(db)
+
+        let verifierThread = Thread { [self] in
+            while let batch = pipeline.toVerify.pop() {
+                let (ring, version) = currentRing()
+                pipeline.toWrite.push(VerifiedBatch(messages: batch, verdicts: verify(batch, ring: ring), ringVersion: version))
+            }
+            pipeline.toWrite.close()
+        }
+        verifierThread.name = "mlledger-verify"
+        let writerDone = DispatchSemaphore(value: 0)
+        let writerThread = Thread { [self] in
+            while var batch = pipeline.toWrite.pop() {
+                let quarantinedBefore = stats.quarantined
+                if let next = appendWithRetry(&batch, db) {
+                    pipeline.committed(next)
+                    if stats.quarantined > quarantinedBefore { deadLetters?.drain(db) }
+                } else {
+                    pipeline.abandoned()
+                }
+            }
+            writerDone.signal()
+        }
+        writerThread.name = "mlledger-append"
+        verifierThread.start()
+        writerThread.start()
+        defer {
+            pipeline.shutdown()
+            writerDone.wait()
+        }
+
         logger.info("consuming", metadata: ["topic": "\(config.topic)", "group": "\(config.groupID)"])
         while !isStopped {
-            let messages = try consumer.poll(maxMessages: config.batchSize, timeout: .milliseconds(200),
-                                             linger: .milliseconds(5))
-            for tp in outOfRange.take() { try restartFromBeginning(tp, consumer, db) }
+            let messages = try consumer.poll(maxMessages: config.batchSize, timeout: .milliseconds(100),
+                                             linger: .milliseconds(2))
+            let done = pipeline.takeCommittedOffsets()
+            if !done.isEmpty {
+                consumer.commit(Dictionary(uniqueKeysWithValues: done.map {
+                    (KafkaTopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
+                }))
+            }
+            for tp in outOfRange.take() {
+                pipeline.waitUntilIdle()
+                try restartFromBeginning(tp, consumer, offsetsDB)
+            }
             guard !messages.isEmpty else { continue }
-            let incoming = messages.map { m in
+            pipeline.submit(messages.map { m in
                 IncomingMessage(value: m.value, key: m.key, headers: m.headers.map { ($0.name, $0.value) },
                                 coordinates: KafkaCoordinates(topic: m.topic, partition: m.partition, offset: m.offset))
-            }
-            let quarantinedBefore = stats.quarantined
-            guard let next = appendWithRetry(incoming, db) else { return }
-            if stats.quarantined > quarantinedBefore { deadLetters?.drain(db) }
-            consumer.commit(Dictionary(uniqueKeysWithValues: next.map {
-                (KafkaTopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
-            }))
+            })
         }
+    }
+
+    /// The key ring and the trust version it reflects, for the verifier stage.
+    private func currentRing() -> (KeyRing, Int64) {
+        state.lock()
+        defer { state.unlock() }
+        return (keyRing, ringVersion)
     }
 
     /// The stored offset of `tp` is outside the partition's log: the topic was recreated (or, with the embedded
@@ -172,18 +228,21 @@ public final class IngestService: @unchecked Sendable {
     }
 
     private func reloadKeyRing(_ db: LedgerDatabase) throws {
-        keyRing = try TrustAdmin.keyRing(from: db)
-        ringVersion = try db.head().trustVersion
+        let ring = try TrustAdmin.keyRing(from: db)
+        let version = try db.head().trustVersion
+        state.lock()
+        keyRing = ring
+        ringVersion = version
+        state.unlock()
     }
 
     /// Appends one batch, retrying through database failures until it commits. Returns the next offsets, or nil
     /// when stopped before the batch committed (nothing of it was recorded; Kafka will redeliver it).
-    private func appendWithRetry(_ batch: [IncomingMessage], _ db: LedgerDatabase) -> [TopicPartition: Int64]? {
-        var verdicts = verify(batch, ring: keyRing)
+    private func appendWithRetry(_ batch: inout VerifiedBatch, _ db: LedgerDatabase) -> [TopicPartition: Int64]? {
         var delay = 0.1
         while true {
             do {
-                return try append(batch, &verdicts, db)
+                return try append(&batch, db)
             } catch {
                 db.resetCache()
                 if isStopped { return nil }
@@ -204,27 +263,28 @@ public final class IngestService: @unchecked Sendable {
         return ParallelMap.map(batch) { verifier.check($0) }
     }
 
-    private func append(_ batch: [IncomingMessage], _ verdicts: inout [MessageVerifier.Verdict], _ db: LedgerDatabase)
-        throws -> [TopicPartition: Int64]
-    {
+    private func append(_ batch: inout VerifiedBatch, _ db: LedgerDatabase) throws -> [TopicPartition: Int64] {
         let group = configuration.groupID
         var next: [TopicPartition: Int64] = [:]
-        for m in batch {
+        for m in batch.messages {
             guard let c = m.coordinates else { continue }
             let tp = TopicPartition(topic: c.topic, partition: c.partition)
             next[tp] = max(next[tp] ?? 0, c.offset + 1)
         }
         let outcome = try db.withAppendTransaction { tx -> IngestStats in
-            if tx.head.trustVersion != ringVersion {
+            if tx.head.trustVersion != batch.ringVersion {
                 // Trust changed since this batch was verified: verify it again under the current ring.
                 try reloadKeyRing(db)
-                verdicts = verify(batch, ring: keyRing)
+                let (ring, version) = currentRing()
+                batch.verdicts = verify(batch.messages, ring: ring)
+                batch.ringVersion = version
             }
+            let keyRing = currentRing().0
             let stored = try tx.storedOffsets(group: group, partitions: Array(next.keys))
             var counts = IngestStats()
             var accepted: [VerifiedEvent] = []
             var quarantined: [QuarantineEntry] = []
-            for v in verdicts {
+            for v in batch.verdicts {
                 let coordinates: KafkaCoordinates?
                 switch v {
                 case .verified(let e): coordinates = e.message.coordinates
@@ -314,8 +374,8 @@ final class PartitionList: @unchecked Sendable {
 }
 
 /// Maps an array on all cores (Dispatch's concurrentPerform), in contiguous chunks, preserving order.
-enum ParallelMap {
-    static func map<T, R>(_ input: [T], _ transform: @Sendable (T) -> R) -> [R] {
+public enum ParallelMap {
+    public static func map<T, R>(_ input: [T], _ transform: @Sendable (T) -> R) -> [R] {
         let n = input.count
         guard n > 1 else { return input.map(transform) }
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, n)

@@ -1,0 +1,249 @@
+import ArgumentParser
+import Foundation
+import LedgerCore
+import LedgerCrypto
+import LedgerKafka
+import LedgerService
+import LedgerStore
+import Logging
+
+/// `ops/bench/ingest`: ingest throughput against the single-core signature-verification rate measured in the
+/// same run, the service's peak RSS, and produce-to-committed latency at a steady rate.
+struct BenchIngest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-ingest",
+        abstract: "Benchmark ingest (used by ops/bench/ingest).",
+        shouldDisplay: false)
+
+    @Option(help: "Pre-signed events to ingest.")
+    var events: Int = 200_000
+
+    @Option(help: "Partitions of the benchmark topic (the embedded cluster keeps about 5 MiB per partition).")
+    var partitions: Int32 = 96
+
+    @Option(help: "Events per second in the latency phase.")
+    var rate: Int = 1000
+
+    @Option(help: "Seconds of the latency phase (0 skips it).")
+    var latencySeconds: Int = 20
+
+    @Option(help: "Batch size of the service.")
+    var batchSize: Int = 2000
+
+    @Flag(help: "Print the figures as JSON.")
+    var json = false
+
+    func run() throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlledger-bench-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let pg = try EmbeddedPostgres(dataDirectory: dir + "/pg", logger: logger)
+        let url = try pg.start()
+        let cluster = try EmbeddedKafkaCluster(brokers: 3)
+        var child: pid_t = 0
+        defer {
+            if child > 0 { kill(child, SIGKILL); var st: Int32 = 0; waitpid(child, &st, 0) }
+            cluster.close()
+            pg.stop()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let topic = "mlops.events"
+        try cluster.createTopic(topic, partitions: partitions)
+
+        let db = try LedgerDatabase(url: url)
+        try db.migrate()
+        let ledgerKey = Ed25519PrivateKey.generate()
+        try KeyFiles.writePrivateKey(ledgerKey, to: dir + "/ledger.key")
+        let identity = LedgerIdentity(key: ledgerKey, origin: "bench.mlledger/ingest")
+        try identity.ensureGenesis(db)
+        let keys = (0..<4).map { _ in Ed25519PrivateKey.generate() }
+        for (i, k) in keys.enumerated() {
+            try TrustAdmin(identity: identity).trust(k.publicKey, name: "bench-\(i)", scope: TrustScope(), in: db)
+        }
+
+        Output.note("signing \(events) events…")
+        let work = BenchWorkload.envelopes(count: events, keys: keys)
+        let sizes = work.map(\.envelope.count)
+        Output.note("envelopes: \(sizes.min() ?? 0)-\(sizes.max() ?? 0) bytes, mean \(sizes.reduce(0, +) / max(1, sizes.count))")
+        let baseline = BenchWorkload.singleCoreVerifyRate(work.prefix(40_000).map(\.envelope), keys: keys)
+        Output.note(String(format: "single-core crypto_sign_verify_detached: %.0f/s", baseline))
+
+        let producer = try KafkaProducer(bootstrapServers: cluster.bootstrapServers)
+        defer { producer.close() }
+        for chunk in stride(from: 0, to: work.count, by: 20_000) {
+            let part = work[chunk..<min(chunk + 20_000, work.count)].map {
+                (topic: topic, key: Optional(Array($0.subject.utf8)), value: $0.envelope, headers: [KafkaHeader]())
+            }
+            for r in try producer.sendMany(part, timeout: .seconds(120)) { _ = try r.get() }
+        }
+        Output.note("loaded \(events) events into \(partitions) partitions")
+
+        let base = try db.head().size
+        child = try spawnServe(brokers: cluster.bootstrapServers, url: url, key: dir + "/ledger.key")
+        var first: (time: UInt64, size: UInt64)?
+        var last: UInt64 = 0
+        let deadline = DispatchTime.now().uptimeNanoseconds + 600_000_000_000
+        while true {
+            let size = try db.head().size
+            let now = DispatchTime.now().uptimeNanoseconds
+            if first == nil && size > base { first = (now, size) }
+            if size >= base + UInt64(events) {
+                last = now
+                break
+            }
+            guard now < deadline else { throw CLIError("ingest did not finish within 600 s (log size \(size - base))") }
+            usleep(2000)
+        }
+        let measured = Double(base + UInt64(events) - first!.size)
+        let seconds = Double(last - first!.time) / 1e9
+        let throughput = measured / seconds
+        var peakRSS = Self.peakRSS(child)
+        Output.note(String(format: "ingest: %.0f events/s (%.0f events after the first commit in %.2f s); ratio %.2f",
+                           throughput, measured, seconds, throughput / baseline))
+
+        var latency: [Double] = []
+        if latencySeconds > 0 {
+            latency = try steadyLatency(producer: producer, db: db, url: url, topic: topic, keys: keys)
+            peakRSS = max(peakRSS, Self.peakRSS(child))
+        }
+        let p50 = Self.percentile(latency, 0.50), p99 = Self.percentile(latency, 0.99)
+        if json {
+            Output.json([
+                "events": .number(JSONNumber(events)), "events_per_second": .number(JSONNumber(throughput.rounded())),
+                "baseline_verify_per_second": .number(JSONNumber(baseline.rounded())),
+                "ratio": .number(JSONNumber(text: String(format: "%.3f", throughput / baseline))),
+                "peak_rss_mb": .number(JSONNumber(text: String(format: "%.1f", peakRSS))),
+                "latency_rate": .number(JSONNumber(rate)), "latency_samples": .number(JSONNumber(latency.count)),
+                "latency_p50_ms": .number(JSONNumber(text: String(format: "%.2f", p50))),
+                "latency_p99_ms": .number(JSONNumber(text: String(format: "%.2f", p99))),
+                "latency_max_ms": .number(JSONNumber(text: String(format: "%.2f", latency.max() ?? 0))),
+                "cores": .number(JSONNumber(ProcessInfo.processInfo.activeProcessorCount)),
+            ])
+        } else {
+            Output.print(String(format: "ingest         %10.0f events/s  (%d events, batch %d, %d partitions)", throughput, events, batchSize, partitions))
+            Output.print(String(format: "baseline       %10.0f verifies/s (libsodium, one core, same envelopes)", baseline))
+            Output.print(String(format: "ratio          %10.2f            (target >= 1.0)", throughput / baseline))
+            Output.print(String(format: "peak RSS       %10.1f MB          (mlledger serve; target < 300)", peakRSS))
+            if latencySeconds > 0 {
+                Output.print(String(format: "latency p50    %10.2f ms          (%d events/s for %d s, produce to committed)", p50, rate, latencySeconds))
+                Output.print(String(format: "latency p99    %10.2f ms          (target < 100)", p99))
+            }
+        }
+    }
+
+    /// Produces `rate` events/s for `latencySeconds` and measures, for each, the time from the produce call to the
+    /// moment its commit is visible in PostgreSQL (the log head polled every millisecond).
+    private func steadyLatency(producer: KafkaProducer, db: LedgerDatabase, url: String, topic: String,
+                               keys: [Ed25519PrivateKey]) throws -> [Double] {
+        let total = rate * latencySeconds
+        let base = try db.head().size
+        // Fresh ids: the throughput phase used the same (source, id) scheme.
+        let fresh = BenchWorkload.envelopes(count: total, keys: keys, seed: 99)
+        let relabelled = try fresh.enumerated().map { i, w -> (String, [UInt8]) in
+            var env = try DSSEEnvelope.parse(w.envelope)
+            var attrs = try JSONParser.parse(env.payload).objectValue!
+            attrs["id"] = .string("latency-\(i)")
+            env.payload = JSONValue.object(attrs).serialized()
+            return (w.subject, EnvelopeSigner(key: keys[i % keys.count]).envelope(payload: env.payload))
+        }
+        var sentAt = [UInt64](repeating: 0, count: total)
+        let done = OnceFlag()
+        let observed = Box<[(UInt64, UInt64)]>([])
+        let pollDB = try LedgerDatabase(url: url)
+        let poller = Thread {
+            let db = pollDB
+            var lastSize = base
+            var seen: [(UInt64, UInt64)] = []
+            while !done.isSet {
+                if let size = try? db.head().size, size != lastSize {
+                    seen.append((DispatchTime.now().uptimeNanoseconds, size))
+                    lastSize = size
+                }
+                usleep(1000)
+            }
+            observed.value = seen
+        }
+        poller.start()
+        let tick = 10  // ms
+        let perTick = max(1, rate * tick / 1000)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var i = 0
+        while i < total {
+            let target = start + UInt64(i / perTick) * UInt64(tick) * 1_000_000
+            let now = DispatchTime.now().uptimeNanoseconds
+            if target > now { usleep(UInt32((target - now) / 1000)) }
+            let n = min(perTick, total - i)
+            let t = DispatchTime.now().uptimeNanoseconds
+            let batch = (i..<i + n).map { j in
+                (topic: topic, key: Optional(Array(relabelled[j].0.utf8)), value: relabelled[j].1, headers: [KafkaHeader]())
+            }
+            for j in i..<i + n { sentAt[j] = t }
+            for r in try producer.sendMany(batch, timeout: .seconds(30)) { _ = try r.get() }
+            i += n
+        }
+        let deadline = DispatchTime.now().uptimeNanoseconds + 60_000_000_000
+        while try db.head().size < base + UInt64(total), DispatchTime.now().uptimeNanoseconds < deadline { usleep(5000) }
+        usleep(20_000)
+        done.set()
+        while observed.value.isEmpty && poller.isExecuting { usleep(1000) }
+        Thread.sleep(forTimeInterval: 0.05)
+        let commits = observed.value.map { (time: $0.0, size: $0.1) }
+        let rows = try db.connection.query(
+            "SELECT idx, event_id FROM ledger.entries WHERE idx >= $1 AND event_id LIKE 'latency-%'", [.int64(Int64(base))])
+        var out: [Double] = []
+        for r in rows {
+            guard let idx = r.int64(0), let id = r.string(1), let n = Int(id.dropFirst("latency-".count)) else { continue }
+            guard let c = commits.first(where: { $0.size > UInt64(idx) }) else { continue }
+            out.append(Double(Int64(c.time) - Int64(sentAt[n])) / 1e6)
+        }
+        return out
+    }
+
+    private func spawnServe(brokers: String, url: String, key: String) throws -> pid_t {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let args = [exe, "serve", "--brokers", brokers, "--database-url", url, "--ledger-key", key,
+                    "--batch-size", String(batchSize), "--dead-letter-topic", "none", "--log-level", "warning",
+                    "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500"]
+        let argv = args.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, exe, nil, nil, argv, environ)
+        guard rc == 0 else { throw CLIError("cannot start \(exe) serve: \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
+    /// VmHWM of a process, in MB.
+    static func peakRSS(_ pid: pid_t) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first(where: { !$0.isEmpty }) ?? "")
+        else { return 0 }
+        return kb / 1024
+    }
+
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+}
+
+/// A flag set once, read from other threads.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
+
+/// A value handed between threads.
+final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ v: T) { stored = v }
+    var value: T {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+}
