@@ -189,6 +189,23 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     // MARK: Offsets
 
+    /// The high watermark (offset of the next message to be written) of every assigned partition, as last reported
+    /// by the brokers in fetch responses (`rd_kafka_get_watermark_offsets`: local, never blocks). Partitions with no
+    /// fetch response yet are left out. With the ledger's committed offsets this gives the consumer lag.
+    public func highWatermarks() -> [KafkaTopicPartition: Int64] {
+        let partitions = stateLock.withLock { currentAssignment }
+        return lifecycleLock.withLock {
+            var out: [KafkaTopicPartition: Int64] = [:]
+            if destroyed { return out }
+            for tp in partitions {
+                var low: Int64 = 0, high: Int64 = 0
+                let err = rd_kafka_get_watermark_offsets(handle.raw, tp.topic, tp.partition, &low, &high)
+                if err == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 { out[tp] = high }
+            }
+            return out
+        }
+    }
+
     /// Asynchronously commits `nextOffsets` (the offset of the next message to read, per partition) to the group
     /// coordinator. Informational only (the ledger's truth is in PostgreSQL); a failure is reported through `onError`
     /// when its result event is served by `poll`. Does nothing after `close()`.

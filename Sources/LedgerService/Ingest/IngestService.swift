@@ -60,6 +60,9 @@ public final class IngestService: @unchecked Sendable {
     private var database: LedgerDatabase?
     private var keyRing = KeyRing()
     private var ringVersion: Int64 = -1
+    private var ready = false
+    private var notReadyReason = "starting"
+    private let metrics = IngestMetrics()
 
     public init(configuration: IngestConfiguration, identity: LedgerIdentity, logger: Logger) {
         self.configuration = configuration
@@ -71,6 +74,20 @@ public final class IngestService: @unchecked Sendable {
         state.lock()
         defer { state.unlock() }
         return _stats
+    }
+
+    /// Whether the service is consuming and its database accepts appends; when not, why (for /readyz).
+    public var readiness: (ready: Bool, reason: String) {
+        state.lock()
+        defer { state.unlock() }
+        return (ready && !stopped, stopped ? "stopping" : notReadyReason)
+    }
+
+    private func setReady(_ value: Bool, _ reason: String = "") {
+        state.lock()
+        ready = value
+        notReadyReason = reason
+        state.unlock()
     }
 
     public func stop() {
@@ -138,7 +155,12 @@ public final class IngestService: @unchecked Sendable {
         let verifierThread = Thread { [self] in
             while let batch = pipeline.toVerify.pop() {
                 let (ring, version) = currentRing()
-                pipeline.toWrite.push(VerifiedBatch(messages: batch, verdicts: verify(batch, ring: ring), ringVersion: version))
+                let started = DispatchTime.now().uptimeNanoseconds
+                let verdicts = verify(batch, ring: ring)
+                let elapsed = DispatchTime.now().uptimeNanoseconds - started
+                metrics.verifyLatency.recordNanoseconds(Int64(elapsed))
+                metrics.verifyRate.record(Double(batch.count) / max(Double(elapsed) / 1e9, 1e-9))
+                pipeline.toWrite.push(VerifiedBatch(messages: batch, verdicts: verdicts, ringVersion: version))
             }
             pipeline.toWrite.close()
         }
@@ -165,15 +187,21 @@ public final class IngestService: @unchecked Sendable {
         }
 
         logger.info("consuming", metadata: ["topic": "\(config.topic)", "group": "\(config.groupID)"])
+        setReady(true)
+        var positions: [KafkaTopicPartition: Int64] = [:]
         while !isStopped {
             let messages = try consumer.poll(maxMessages: config.batchSize, timeout: .milliseconds(100),
                                              linger: .milliseconds(2))
             let done = pipeline.takeCommittedOffsets()
             if !done.isEmpty {
-                consumer.commit(Dictionary(uniqueKeysWithValues: done.map {
+                let next = Dictionary(uniqueKeysWithValues: done.map {
                     (KafkaTopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
-                }))
+                })
+                consumer.commit(next)
+                positions.merge(next) { max($0, $1) }
             }
+            let highs = consumer.highWatermarks()
+            metrics.consumerLag.record(highs.reduce(Int64(0)) { $0 + max(0, $1.value - (positions[$1.key] ?? $1.value)) })
             for tp in outOfRange.take() {
                 pipeline.waitUntilIdle()
                 try restartFromBeginning(tp, consumer, offsetsDB)
@@ -242,10 +270,16 @@ public final class IngestService: @unchecked Sendable {
         var delay = 0.1
         while true {
             do {
-                return try append(&batch, db)
+                let started = DispatchTime.now().uptimeNanoseconds
+                let next = try append(&batch, db)
+                metrics.appendLatency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+                if delay > 0.1 { setReady(true) }
+                return next
             } catch {
                 db.resetCache()
                 if isStopped { return nil }
+                metrics.appendRetries.increment()
+                setReady(false, "appending to PostgreSQL fails: \(error)")
                 let transient = (error as? PostgresError)?.isConnectionFailure ?? false
                 logger.error("append failed, retrying in \(delay)s: \(error)")
                 Thread.sleep(forTimeInterval: delay)
@@ -271,6 +305,7 @@ public final class IngestService: @unchecked Sendable {
             let tp = TopicPartition(topic: c.topic, partition: c.partition)
             next[tp] = max(next[tp] ?? 0, c.offset + 1)
         }
+        var reasons: [QuarantineReason] = []
         let outcome = try db.withAppendTransaction { tx -> IngestStats in
             if tx.head.trustVersion != batch.ringVersion {
                 // Trust changed since this batch was verified: verify it again under the current ring.
@@ -323,6 +358,7 @@ public final class IngestService: @unchecked Sendable {
                 entries.append(e.newEntry)
             }
             tx.append(entries)
+            reasons = quarantined.map(\.reason)
             try tx.quarantine(quarantined)
             try tx.countRedeliveries(redelivered)
             try tx.storeOffsets(group: group, next)
@@ -340,6 +376,12 @@ public final class IngestService: @unchecked Sendable {
         _stats.skipped += outcome.skipped
         _stats.logSize = outcome.logSize
         state.unlock()
+        metrics.batches.increment()
+        metrics.batchSize.record(batch.messages.count)
+        metrics.appended.increment(by: outcome.appended)
+        metrics.redelivered.increment(by: outcome.redelivered)
+        metrics.logSize.record(Int64(outcome.logSize))
+        for r in reasons { metrics.quarantined(r) }
         if outcome.quarantined > 0 {
             logger.notice("batch quarantined \(outcome.quarantined) message(s)", metadata: ["appended": "\(outcome.appended)"])
         }

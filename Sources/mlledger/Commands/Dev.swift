@@ -73,7 +73,7 @@ struct Dev: ParsableCommand {
                   written to \(DevInfo.path(stateDirectory: stateDir)); other mlledger commands find both there.
                   Stop with Ctrl-C.
                 """)
-            try ServiceRunner.run(service, logger: logger, onReady: {
+            try ServiceRunner.run(service, logger: logger, options: ingest, onReady: {
                 if demo {
                     try runDemo(info: info, identity: identity, db: db, stateDir: stateDir)
                     if exitAfterDemo { kill(getpid(), SIGTERM) }

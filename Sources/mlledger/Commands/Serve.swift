@@ -18,6 +18,13 @@ struct IngestOptions: ParsableArguments {
         "A librdkafka consumer property, e.g. session.timeout.ms=10000; repeatable.", valueName: "key=value"))
     var kafkaOptions: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Serve Prometheus metrics, /healthz and /readyz on this port.",
+                                            valueName: "port"))
+    var metricsPort: Int?
+
+    @Option(name: .long, help: "Address the metrics endpoint listens on.")
+    var metricsHost: String = "127.0.0.1"
+
     @Option(name: .long, help: ArgumentHelp(
         "Dead-letter topic for quarantined records (default: <topic>.dlq; \"none\" turns it off).", valueName: "topic"))
     var deadLetterTopic: String?
@@ -31,6 +38,7 @@ struct IngestOptions: ParsableArguments {
     }
 
     func validate() throws {
+        if let p = metricsPort, !(1...65535).contains(p) { throw ValidationError("--metrics-port must be 1...65535") }
         for o in kafkaOptions where !o.contains("=") { throw ValidationError("--kafka-option takes key=value, not \(o)") }
         guard batchSize > 0 && batchSize <= 50_000 else { throw ValidationError("--batch-size must be 1...50000") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -50,6 +58,7 @@ struct IngestOptions: ParsableArguments {
 
     func logger(_ label: String) -> Logger {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        if metricsPort != nil { MetricsEndpoint.bootstrap() }
         var l = Logger(label: label)
         l.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         return l
@@ -82,14 +91,19 @@ struct Serve: ParsableCommand {
             groupID: ingest.resolvedGroup, databaseURL: connection.resolvedDatabaseURL, batchSize: ingest.batchSize,
             consumerConfig: ingest.consumerConfig(), deadLetterTopic: ingest.deadLetterTopic(kafka.resolvedTopic(connection)))
         let service = IngestService(configuration: config, identity: identity, logger: logger)
-        try ServiceRunner.run(service, logger: logger, onStop: {})
+        try ServiceRunner.run(service, logger: logger, options: ingest, onStop: {})
     }
 }
 
 /// Runs the ingest service on its own thread until a signal, then stops it and waits for it to finish.
 enum ServiceRunner {
-    static func run(_ service: IngestService, logger: Logger, onReady: () throws -> Void = {}, onStop: () -> Void) throws {
+    static func run(_ service: IngestService, logger: Logger, options: IngestOptions, onReady: () throws -> Void = {},
+                    onStop: () -> Void) throws {
         let signals = Signals()
+        let metricsTask = options.metricsPort.map {
+            MetricsEndpoint.start(host: options.metricsHost, port: $0, service: service, logger: logger)
+        }
+        defer { metricsTask?.cancel() }
         let finished = DispatchSemaphore(value: 0)
         let failure = ErrorBox()
         let thread = Thread {
