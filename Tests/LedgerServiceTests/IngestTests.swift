@@ -25,7 +25,7 @@ struct IngestTests {
         let unknownType = signedEvent(key, type: "mlops.coffee.brewed", subject: "run/1")
         let duplicateID = EventIDs.uuidV7()
         let first = signedEvent(key, id: duplicateID)
-        let conflicting = signedEvent(key, id: duplicateID, data: ["run_id": "other", "node": "n", "region": "r"])
+        let conflicting = signedEvent(key, id: duplicateID, data: ["run_id": "other", "node": "n", "region": "azure:uaenorth"])
         let good = (0..<20).map { i in signedEvent(key, subject: "run/r\(i % 4)") }
         let messages: [(String, [UInt8], [KafkaHeader])] = [
             ("bad", Array("not json at all".utf8), []),
@@ -103,5 +103,92 @@ struct IngestTests {
         #expect(try f.size() == 42)
         let redeliveries = try f.db.connection.query("SELECT count(*) FROM ledger.redeliveries").first?.int64(0)
         #expect(redeliveries == 0, "nothing was read twice")
+    }
+
+    @Test("quarantined records reach the dead-letter topic with their reason, and `quarantine list` shows them")
+    func deadLetters() throws {
+        let f = try LedgerFixture()
+        defer { f.close() }
+        let dlq = f.topic + ".dlq"
+        try f.cluster.createTopic(dlq, partitions: 1)
+        let key = try f.trustedProducer()
+        let producer = try KafkaProducer(bootstrapServers: f.cluster.bootstrapServers)
+        defer { producer.close() }
+        _ = try producer.send(topic: f.topic, key: Array("k".utf8), value: Array("{\"payloadType\":1}".utf8))
+        _ = try producer.send(topic: f.topic, key: nil, value: signedEvent(Ed25519PrivateKey.generate()))
+        _ = try producer.send(topic: f.topic, key: nil, value: signedEvent(key))
+        let service = IngestService(
+            configuration: IngestConfiguration(bootstrapServers: f.cluster.bootstrapServers, topic: f.topic,
+                                               databaseURL: f.database.url, consumerConfig: LedgerFixture.consumerConfig,
+                                               deadLetterTopic: dlq),
+            identity: f.identity, logger: f.logger)
+        let stop = f.start(service)
+        #expect(try f.wait { try f.quarantineReasons().count == 2 && f.size() == 3 }, "\(f.state)")
+        let consumer = try KafkaConsumer(bootstrapServers: f.cluster.bootstrapServers, groupID: "dlq-reader", topics: [dlq],
+                                         config: LedgerFixture.consumerConfig, startOffsets: { _ in [:] })
+        defer { consumer.close() }
+        var received: [KafkaMessage] = []
+        let deadline = Date().addingTimeInterval(20)
+        while received.count < 2 && Date() < deadline {
+            received += try consumer.poll(maxMessages: 10, timeout: .milliseconds(500))
+        }
+        stop()
+        let reasons = received.compactMap { m in m.headers.first { $0.name == "mlledger-reason" }?.value }
+            .map { String(decoding: $0, as: UTF8.self) }.sorted()
+        #expect(reasons == ["not_dsse", "unknown_key"])
+        #expect(received.contains { $0.value == Array("{\"payloadType\":1}".utf8) && $0.key == Array("k".utf8) })
+        let pending = try f.db.connection.query("SELECT count(*) FROM ledger.quarantine WHERE dlq_sent_at IS NULL")
+        #expect(pending.first?.int64(0) == 0)
+
+        let list = try runProcess(mlledgerBinary, ["quarantine", "list", "--json", "--database-url", f.database.url])
+        #expect(list.status == 0, "\(list.stderr)")
+        let rows = try JSONParser.parse(list.stdout).arrayValue ?? []
+        #expect(rows.compactMap { $0["reason"]?.stringValue }.sorted() == ["not_dsse", "unknown_key"])
+        let filtered = try runProcess(mlledgerBinary, ["quarantine", "list", "--reason", "unknown_key", "--json",
+                                                       "--database-url", f.database.url])
+        #expect((try JSONParser.parse(filtered.stdout).arrayValue ?? []).count == 1)
+        let id = rows.first { $0["reason"] == "not_dsse" }?["id"]?.numberValue?.int64Value ?? -1
+        let show = try runProcess(mlledgerBinary, ["quarantine", "show", String(id), "--json", "--database-url", f.database.url])
+        #expect(try JSONParser.parse(show.stdout)["raw_text"] == "{\"payloadType\":1}")
+    }
+}
+
+@Suite("Schemas at ingest")
+struct SchemaAtIngestTests {
+    @Test("the demo story and the benchmark workload are valid catalog events")
+    func demoStoryValidates() throws {
+        let key = Ed25519PrivateKey.generate()
+        let verifier = MessageVerifier(keyRing: KeyRing([TrustedKey(name: "k", publicKey: key.publicKey, scope: TrustScope(),
+                                                                     trustedAt: 0)]))
+        let envelopes = DemoStory.steps(run: "0a1b2c3d").map {
+            DemoStory.envelope($0, id: EventIDs.uuidV7(), time: "2026-05-01T12:00:00Z", signer: EnvelopeSigner(key: key))
+        } + BenchWorkload.envelopes(count: 14, keys: [key]).map(\.envelope)
+        for env in envelopes {
+            guard case .verified = verifier.check(IncomingMessage(value: env, key: nil, headers: [], coordinates: nil)) else {
+                Issue.record("rejected: \(verifier.check(IncomingMessage(value: env, key: nil, headers: [], coordinates: nil)))")
+                continue
+            }
+        }
+    }
+
+    @Test("a schema violation is quarantined with the JSON path of the first failure")
+    func violationPath() throws {
+        let key = Ed25519PrivateKey.generate()
+        let verifier = MessageVerifier(keyRing: KeyRing([TrustedKey(name: "k", publicKey: key.publicKey, scope: TrustScope(),
+                                                                     trustedAt: 0)]))
+        let bad = signedEvent(key, type: "mlops.gpu.allocated", subject: "gpu/a1",
+                              data: ["allocation_id": "a1", "run_id": "r1", "node": "gpu-1", "region": "azure:uaenorth",
+                                     "gpu_type": "a100", "count": "two"])
+        guard case .quarantined(let q) = verifier.check(IncomingMessage(value: bad, key: nil, headers: [], coordinates: nil)) else {
+            Issue.record("accepted an invalid event")
+            return
+        }
+        #expect(q.reason == .schemaViolation(path: "$.data.count"))
+        let missing = signedEvent(key, type: "mlops.training.failed", subject: "run/r1", data: ["run_id": "r1"])
+        guard case .quarantined(let q2) = verifier.check(IncomingMessage(value: missing, key: nil, headers: [], coordinates: nil)) else {
+            Issue.record("accepted an event without its required field")
+            return
+        }
+        #expect(q2.reason.code == "schema_violation:$.data.reason")
     }
 }

@@ -30,7 +30,8 @@ public struct VerifiedEvent: Sendable {
     }
 }
 
-/// The checks that need no database: size, envelope, signatures, CloudEvent attributes, catalog, headers.
+/// The checks that need no database: size, envelope, signatures, CloudEvent attributes, catalog, the type's JSON
+/// Schema (events/schemas), headers.
 /// Pure and thread-safe; the ingest pipeline runs it on all cores. Trust scope and duplicates are decided later,
 /// in the append transaction, where the log index is known.
 public struct MessageVerifier: Sendable {
@@ -84,6 +85,9 @@ public struct MessageVerifier: Sendable {
         }
         guard EventCatalog.isCatalogType(event.type) else {
             return reject(.unknownType, "type \(event.type) is not in the event catalog", event)
+        }
+        if let failure = EventSchemas.firstFailure(.object(event.attributes), type: event.type) {
+            return reject(.schemaViolation(path: failure.instancePath), failure.description, event)
         }
         if let mismatch = Self.headerMismatch(message.headers, event) {
             return reject(.headerMismatch(header: mismatch), "header \(mismatch) disagrees with the signed payload", event)
