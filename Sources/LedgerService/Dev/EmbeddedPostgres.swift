@@ -27,9 +27,22 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public var url: String { "postgresql://\(Self.serverUser)@127.0.0.1:\(port)/\(database)" }
     public var maintenanceURL: String { "postgresql://\(Self.serverUser)@127.0.0.1:\(port)/postgres" }
 
+    /// How `pg_ctl stop` shuts the server down.
+    public enum ShutdownMode: String, Sendable, CaseIterable {
+        /// Waits for every client to disconnect.
+        case smart
+        /// Rolls back open transactions, disconnects clients, checkpoints: a clean restart.
+        case fast
+        /// Kills the server without a checkpoint, as a crash would; the next start runs crash recovery.
+        case immediate
+    }
+
     /// initdb when needed, start, and create the database. Returns the database URL.
+    ///
+    /// - Parameter requestedPort: the TCP port to listen on; nil picks a free one. ``restart(mode:downFor:)`` passes
+    ///   the previous port so that clients reconnect to the same URL.
     @discardableResult
-    public func start() throws -> String {
+    public func start(port requestedPort: Int? = nil) throws -> String {
         try prepareDirectory()
         if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
             logger.info("initialising PostgreSQL in \(dataDirectory)")
@@ -40,7 +53,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
             logger.notice("a PostgreSQL server left running on \(dataDirectory) is stopped first")
             _ = try? run("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"])
         }
-        port = try Self.freePort()
+        port = try requestedPort ?? Self.freePort()
         // TCP on loopback only; no Unix socket, whose path length limit a deep state directory would exceed.
         let options = "-p \(port) -k '' -c listen_addresses=127.0.0.1"
         try run("pg_ctl", ["-D", dataDirectory, "-l", dataDirectory + "/server.log", "-o", options, "-w", "-t", "60",
@@ -49,14 +62,37 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         return url
     }
 
+    /// Stops the server (`pg_ctl stop -m fast`); does nothing when it is not running.
     public func stop() {
+        stop(mode: .fast)
+    }
+
+    /// Stops the server with `pg_ctl stop -m <mode>` and waits until it is down; does nothing when it is not running.
+    public func stop(mode: ShutdownMode) {
         guard port != 0 else { return }
         do {
-            try run("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"])
+            try run("pg_ctl", ["-D", dataDirectory, "-m", mode.rawValue, "-w", "-t", "60", "stop"])
         } catch {
             logger.warning("pg_ctl stop: \(error)")
         }
         port = 0
+    }
+
+    /// Restarts the server on the same port: stops it with `mode` (open transactions are rolled back, connections
+    /// dropped), keeps it down for `downFor` seconds, and starts it again. Clients see their connections fail and
+    /// must reconnect to the same URL. For fault tests.
+    public func restart(mode: ShutdownMode = .fast, downFor: TimeInterval = 0) throws {
+        let previous = port
+        guard previous != 0 else { throw LedgerServiceError.configuration("PostgreSQL is not running; nothing to restart") }
+        do {
+            try run("pg_ctl", ["-D", dataDirectory, "-m", mode.rawValue, "-w", "-t", "60", "stop"])
+        } catch {
+            // A server that already went away is what a restart wants too.
+            if (try? run("pg_ctl", ["-D", dataDirectory, "status"])) != nil { throw error }
+        }
+        port = 0
+        if downFor > 0 { Thread.sleep(forTimeInterval: downFor) }
+        try start(port: previous)
     }
 
     private func createDatabaseIfMissing() throws {
