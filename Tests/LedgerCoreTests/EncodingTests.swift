@@ -49,6 +49,28 @@ struct EncodingTests {
         #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
     }
 
+    @Test("JSON strings: escapes, control characters and non-ASCII found at every position of the word-wise scan")
+    func jsonStringScan() throws {
+        for length in 0..<40 {
+            for position in 0..<max(length, 1) {
+                var plain = Array(repeating: "a", count: length)
+                if length > 0 { plain[position] = "\\n" }
+                #expect(try JSONParser.parse("\"" + plain.joined() + "\"").stringValue?.filter { $0 == "\n" }.count == (length > 0 ? 1 : 0))
+                var accented = Array(repeating: "b", count: length)
+                if length > 0 { accented[position] = "é" }
+                #expect(try JSONParser.parse("\"" + accented.joined() + "\"").stringValue == accented.joined())
+                if length > 0 {
+                    var control = Array(repeating: UInt8(ascii: "c"), count: length)
+                    control[position] = 0x1f
+                    #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22] + control + [0x22]) }
+                    var bad = Array(repeating: UInt8(ascii: "d"), count: length)
+                    bad[position] = 0xff
+                    #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22] + bad + [0x22]) }
+                }
+            }
+        }
+    }
+
     @Test("JSON depth is bounded")
     func jsonDepth() {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)

@@ -44,6 +44,7 @@ public enum Base64 {
 
     /// Decodes base64 text; nil when it is not valid base64 of either alphabet.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        if let decoded = text.utf8.withContiguousStorageIfAvailable({ decode($0) }) { return decoded }
         var utf8 = Array(text.utf8)
         return utf8.withUnsafeMutableBufferPointer { decode(UnsafeBufferPointer($0)) }
     }

@@ -298,6 +298,18 @@ public struct JSONParser {
         var hasEscape = false
         var hasHighBytes = false
         var i = pos
+        // Eight bytes at a time while none is a quote, a backslash, a control character or non-ASCII (SWAR).
+        if let base = input.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while i + 8 <= input.count {
+                let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5c)
+                let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (w &- ones &* 0x20) | w
+                if special & highs != 0 { break }
+                i += 8
+            }
+        }
         while i < input.count {
             let c = input[i]
             if c == UInt8(ascii: "\"") { break }
