@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
@@ -21,7 +22,10 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
 
         .target(name: "LedgerCore"),
-        .target(name: "LedgerCrypto", dependencies: ["CSodium", "LedgerCore"]),
+        .target(
+            name: "LedgerCrypto",
+            dependencies: ["CSodium", "LedgerCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "LedgerStore", dependencies: ["CLibPQ", "LedgerCore"]),
         .target(name: "LedgerKafka", dependencies: ["CRdKafka"]),
         .target(

@@ -166,3 +166,18 @@ struct KeyRingTests {
         #expect(r.authorize(keyIDs: [ci.publicKey.keyID], event: inside, at: 11) == .keyRevoked)
     }
 }
+
+@Suite("Leaf hashes")
+struct LeafHashTests {
+    @Test("the accelerated leaf hash equals the reference RFC 6962 leaf hash")
+    func sameAsReference() {
+        var bytes: [UInt8] = []
+        for n in 0..<300 {
+            #expect(LeafHash.of(bytes) == Merkle.leafHash(bytes), "length \(n)")
+            bytes.append(UInt8(truncatingIfNeeded: n &* 31 &+ 7))
+        }
+        let big = [UInt8](repeating: 0xab, count: 65_536)
+        #expect(LeafHash.of(big) == Merkle.leafHash(big))
+        #expect(Hex.encode(LeafHash.of([])) == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
+    }
+}

@@ -92,7 +92,7 @@ public struct MessageVerifier: Sendable {
         if let mismatch = Self.headerMismatch(message.headers, event) {
             return reject(.headerMismatch(header: mismatch), "header \(mismatch) disagrees with the signed payload", event)
         }
-        return .verified(VerifiedEvent(message: message, event: event, leafHash: Merkle.leafHash(message.value),
+        return .verified(VerifiedEvent(message: message, event: event, leafHash: LeafHash.of(message.value),
                                        signerKeyIDs: signers))
     }
 

@@ -68,6 +68,14 @@ struct BenchIngest: ParsableCommand {
         Output.note("envelopes: \(sizes.min() ?? 0)-\(sizes.max() ?? 0) bytes, mean \(sizes.reduce(0, +) / max(1, sizes.count))")
         let baseline = BenchWorkload.singleCoreVerifyRate(work.prefix(40_000).map(\.envelope), keys: keys)
         Output.note(String(format: "single-core crypto_sign_verify_detached: %.0f/s", baseline))
+        let sample = work.prefix(20_000).map(\.envelope)
+        var t0 = DispatchTime.now().uptimeNanoseconds
+        for e in sample { _ = Merkle.leafHash(e) }
+        let portable = Double(sample.count) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        t0 = DispatchTime.now().uptimeNanoseconds
+        for e in sample { _ = LeafHash.of(e) }
+        let accelerated = Double(sample.count) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        Output.note(String(format: "leaf hashes, one core: %.0f/s portable, %.0f/s swift-crypto", portable, accelerated))
         let checkRate = Self.singleCoreCheckRate(work.prefix(20_000).map(\.envelope), keys: keys)
         Output.note(String(format: "single-core full per-event check (parse, verify, schema, hash): %.0f/s", checkRate))
 
