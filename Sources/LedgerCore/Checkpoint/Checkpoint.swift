@@ -41,7 +41,8 @@ public struct Checkpoint: Sendable, Equatable {
         let sizeText = lines[1]
         guard !sizeText.isEmpty, sizeText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
               sizeText == "0" || !sizeText.hasPrefix("0"), let size = UInt64(sizeText)
-        else { throw .malformedCheckpoint(line: 2, reason: "the tree size \"\(sizeText)\" is not a decimal number without leading zeros") }
+        else { throw .malformedCheckpoint(line: 2, reason: "the tree size \"\(sizeText)\" is not a decimal number "
+            + "without leading zeros") }
         guard let root = Base64.decode(lines[2]), Base64.encode(root) == lines[2] else {
             throw .malformedCheckpoint(line: 3, reason: "the root hash is not standard base64")
         }

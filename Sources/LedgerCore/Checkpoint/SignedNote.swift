@@ -143,7 +143,8 @@ public struct NoteVerifierKey: Sendable, Equatable, CustomStringConvertible {
     /// The verifier key of an Ed25519 public key under `name`; the key ID is computed.
     public init(name: String, ed25519PublicKey publicKey: [UInt8]) throws(NoteError) {
         guard SignedNote.isValidKeyName(name) else { throw .invalidKeyName(name) }
-        guard publicKey.count == 32 else { throw .malformedVerifierKey("an Ed25519 public key is 32 bytes, not \(publicKey.count)") }
+        guard publicKey.count == 32 else { throw .malformedVerifierKey("an Ed25519 public key is 32 bytes, not "
+            + "\(publicKey.count)") }
         self.name = name
         self.type = Self.ed25519
         self.publicKey = publicKey
@@ -167,7 +168,8 @@ public struct NoteVerifierKey: Sendable, Equatable, CustomStringConvertible {
         guard blob[0] == ed25519 else { throw .unsupportedKeyType(blob[0]) }
         let key = try NoteVerifierKey(name: name, ed25519PublicKey: Array(blob[1...]))
         guard key.keyID == NoteKeyID.value(idBytes[...]) else {
-            throw .malformedVerifierKey("the key id \(idText) does not match the name and key (expected \(NoteKeyID.hex(key.keyID)))")
+            throw .malformedVerifierKey("the key id \(idText) does not match the name and key (expected "
+                + "\(NoteKeyID.hex(key.keyID)))")
         }
         return key
     }

@@ -63,6 +63,8 @@ public final class IngestService: @unchecked Sendable {
     private var ready = false
     private var notReadyReason = "starting"
     private let metrics = IngestMetrics()
+    /// Signs C2SP checkpoints as the log grows (every N entries), right after the batch that crossed the mark.
+    public var checkpointSigner: CheckpointSigner?
 
     public init(configuration: IngestConfiguration, identity: LedgerIdentity, logger: Logger) {
         self.configuration = configuration
@@ -171,6 +173,7 @@ public final class IngestService: @unchecked Sendable {
                 let quarantinedBefore = stats.quarantined
                 if let next = appendWithRetry(&batch, db) {
                     pipeline.committed(next)
+                    checkpointSigner?.signIfDue(db, logSize: stats.logSize, logger: logger)
                     if stats.quarantined > quarantinedBefore { deadLetters?.drain(db) }
                 } else {
                     pipeline.abandoned()

@@ -180,14 +180,42 @@ struct Keys: ParsableCommand {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @Flag(help: "Print the C2SP note verifier key <origin>+<key id>+<base64(0x01 || key)> that checks checkpoints.")
+        var vkey = false
+
         func run() throws {
             let key = try KeyFiles.readPublicKey(at: ledger.path(connection))
+            if vkey {
+                let name = try checkpointKeyName()
+                let verifierKey = try NoteVerifierKey(name: name, ed25519PublicKey: key.raw)
+                if json {
+                    Output.json(["vkey": .string(verifierKey.description), "origin": .string(name), "key_id": .string(key.keyID)])
+                } else {
+                    Output.print(verifierKey.description)
+                }
+                return
+            }
             if json {
                 Output.json(["key_id": .string(key.keyID), "public_key_pem": .string(key.pem)])
             } else {
                 Output.print("key id \(key.keyID)")
                 Output.print(key.pem, terminator: "")
             }
+        }
+
+        /// The note key name is the log's origin, as its genesis entry names it; without a reachable log, --origin
+        /// (or MLLEDGER_ORIGIN).
+        private func checkpointKeyName() throws -> String {
+            let given = ledger.origin ?? Environment.value("MLLEDGER_ORIGIN")
+            do {
+                let db = try connection.openDatabase()
+                defer { db.connection.close() }
+                if try db.schemaVersion() > 0, try db.head().size > 0 { return try GenesisRecord.read(db).origin }
+            } catch {
+                guard given != nil else { throw error }
+            }
+            guard let given else { throw CLIError("the log has no genesis entry yet: pass --origin") }
+            return given
         }
     }
 }

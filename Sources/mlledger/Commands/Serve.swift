@@ -18,6 +18,13 @@ struct IngestOptions: ParsableArguments {
         "A librdkafka consumer property, e.g. session.timeout.ms=10000; repeatable.", valueName: "key=value"))
     var kafkaOptions: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Sign a C2SP checkpoint every N new entries (0: off).", valueName: "n"))
+    var checkpointEvery: UInt64 = 10_000
+
+    @Option(name: .long, help: ArgumentHelp("Sign a checkpoint every S seconds when the log grew (0: off).",
+                                            valueName: "seconds"))
+    var checkpointInterval: Double = 60
+
     @Option(name: .long, help: ArgumentHelp("Serve Prometheus metrics, /healthz and /readyz on this port.",
                                             valueName: "port"))
     var metricsPort: Int?
@@ -40,6 +47,7 @@ struct IngestOptions: ParsableArguments {
     func validate() throws {
         if let p = metricsPort, !(1...65535).contains(p) { throw ValidationError("--metrics-port must be 1...65535") }
         for o in kafkaOptions where !o.contains("=") { throw ValidationError("--kafka-option takes key=value, not \(o)") }
+        guard checkpointInterval >= 0 else { throw ValidationError("--checkpoint-interval must not be negative") }
         guard batchSize > 0 && batchSize <= 50_000 else { throw ValidationError("--batch-size must be 1...50000") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
@@ -104,6 +112,14 @@ enum ServiceRunner {
             MetricsEndpoint.start(host: options.metricsHost, port: $0, service: service, logger: logger)
         }
         defer { metricsTask?.cancel() }
+        let signer = try CheckpointSigner(identity: service.identity, everyEntries: options.checkpointEvery,
+                                          everySeconds: options.checkpointInterval)
+        service.checkpointSigner = signer
+        let ticker = options.checkpointInterval > 0
+            ? CheckpointTicker(signer: signer, databaseURL: service.configuration.databaseURL,
+                               onError: { logger.error("checkpoint: \($0)") })
+            : nil
+        defer { ticker?.stop() }
         let finished = DispatchSemaphore(value: 0)
         let failure = ErrorBox()
         let thread = Thread {
