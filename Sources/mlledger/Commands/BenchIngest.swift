@@ -18,8 +18,8 @@ struct BenchIngest: ParsableCommand {
     @Option(help: "Pre-signed events to ingest.")
     var events: Int = 200_000
 
-    @Option(help: "Partitions of the benchmark topic (the embedded cluster keeps about 5 MiB per partition).")
-    var partitions: Int32 = 96
+    @Option(help: "Partitions of the benchmark topic (default: enough that none exceeds the embedded cluster's 5 MiB per partition).")
+    var partitions: Int32?
 
     @Option(help: "Events per second in the latency phase.")
     var rate: Int = 1000
@@ -49,7 +49,15 @@ struct BenchIngest: ParsableCommand {
             try? FileManager.default.removeItem(atPath: dir)
         }
         let topic = "mlops.events"
+        // The embedded cluster drops a partition's oldest messages past about 5 MiB: keep every partition well under.
+        let partitions = self.partitions ?? Int32(max(96, min(1000, events * 2_100 / 2_000_000 + 1)))
         try cluster.createTopic(topic, partitions: partitions)
+        // Ctrl-C or SIGTERM still stops the private PostgreSQL.
+        let cleanup = SignalCleanup { [dir] in
+            pg.stop()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        defer { cleanup.cancel() }
 
         let db = try LedgerDatabase(url: url)
         try db.migrate()
@@ -93,7 +101,7 @@ struct BenchIngest: ParsableCommand {
         child = try spawnServe(brokers: cluster.bootstrapServers, url: url, key: dir + "/ledger.key")
         var first: (time: UInt64, size: UInt64)?
         var last: UInt64 = 0
-        let deadline = DispatchTime.now().uptimeNanoseconds + 600_000_000_000
+        var progress = (time: DispatchTime.now().uptimeNanoseconds, size: base)
         while true {
             let size = try db.head().size
             let now = DispatchTime.now().uptimeNanoseconds
@@ -102,7 +110,10 @@ struct BenchIngest: ParsableCommand {
                 last = now
                 break
             }
-            guard now < deadline else { throw CLIError("ingest did not finish within 600 s (log size \(size - base))") }
+            if size != progress.size { progress = (now, size) }
+            guard now - progress.time < 60_000_000_000 else {
+                throw CLIError("ingest stalled at \(size - base) of \(events) events for 60 s")
+            }
             usleep(2000)
         }
         let measured = Double(base + UInt64(events) - first!.size)
@@ -249,6 +260,29 @@ struct BenchIngest: ParsableCommand {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
         return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+}
+
+/// Runs `action` and exits on SIGINT or SIGTERM, until cancelled.
+final class SignalCleanup: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                action()
+                exit(128 + sig)
+            }
+            s.resume()
+            sources.append(s)
+        }
+    }
+
+    func cancel() {
+        sources.forEach { $0.cancel() }
+        for sig in [SIGINT, SIGTERM] { signal(sig, SIG_DFL) }
     }
 }
 
