@@ -120,6 +120,11 @@ struct BenchIngest: ParsableCommand {
         let seconds = Double(last - first!.time) / 1e9
         let throughput = measured / seconds
         var peakRSS = Self.peakRSS(child)
+        let stages = Self.stageTimes(port: metricsPort)
+        if let stages {
+            Output.note(String(format: "per batch: verify %.1f ms, append %.1f ms, %.0f events (means over the run)",
+                               stages.verify * 1000, stages.append * 1000, stages.batch))
+        }
         Output.note(String(format: "ingest: %.0f events/s (%.0f events after the first commit in %.2f s); ratio %.2f",
                            throughput, measured, seconds, throughput / baseline))
 
@@ -225,7 +230,8 @@ struct BenchIngest: ParsableCommand {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let args = [exe, "serve", "--brokers", brokers, "--database-url", url, "--ledger-key", key,
                     "--batch-size", String(batchSize), "--dead-letter-topic", "none", "--log-level", "warning",
-                    "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500"]
+                    "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500",
+                    "--metrics-port", String(metricsPort), "--checkpoint-every", "0", "--checkpoint-interval", "0"]
         let argv = args.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
@@ -247,6 +253,23 @@ struct BenchIngest: ParsableCommand {
         return Double(ok) / seconds
     }
 
+    /// A loopback port for the service's metrics during the run.
+    private var metricsPort: Int { 30_000 + Int(getpid() % 20_000) }
+
+    /// Mean verify and append time per batch, and mean batch size, from the service's own metrics.
+    static func stageTimes(port: Int) -> (verify: Double, append: Double, batch: Double)? {
+        let (status, out) = (try? ChildOutput.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(port)/metrics"])) ?? (1, "")
+        guard status == 0 else { return nil }
+        func value(_ name: String) -> Double? {
+            out.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        guard let vs = value("mlledger_batch_verify_seconds_sum"), let vc = value("mlledger_batch_verify_seconds_count"),
+              let asum = value("mlledger_batch_append_seconds_sum"), let ac = value("mlledger_batch_append_seconds_count"),
+              let bs = value("mlledger_batch_size_sum"), let bc = value("mlledger_batch_size_count"), vc > 0, ac > 0, bc > 0
+        else { return nil }
+        return (vs / vc, asum / ac, bs / bc)
+    }
+
     /// VmHWM of a process, in MB.
     static func peakRSS(_ pid: pid_t) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
@@ -260,6 +283,22 @@ struct BenchIngest: ParsableCommand {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
         return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+}
+
+/// Runs a command and captures its standard output.
+enum ChildOutput {
+    static func run(_ path: String, _ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
 
