@@ -131,6 +131,9 @@ struct Dev: ParsableCommand {
         let report = try AuditVerifier().verify(db)
         if report.ok {
             Output.print("demo: audit verify OK: \(report.entries) entries, root \(Hex.encode(report.root))")
+            let signed = try CheckpointSigner(identity: identity).sign(db)
+            Output.print("demo: signed checkpoint (C2SP signed note), verifiable with the ledger's key alone:")
+            Output.print(signed.note, terminator: "")
         } else {
             throw CLIError("demo: audit verify FAILED: \(report.failures[0].reason)")
         }
