@@ -198,3 +198,17 @@ struct EnvelopeTests {
         #expect(TrustScope(json: scope.json) == scope)
     }
 }
+
+@Suite("JSON duplicate keys")
+struct JSONDuplicateKeyTests {
+    @Test("duplicates are refused in small and large objects, wherever they stand", arguments: [2, 15, 16, 17, 40])
+    func duplicates(_ count: Int) throws {
+        let keys = (0..<count).map { "k\($0)" }
+        let unique = "{" + keys.map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+        #expect(try JSONParser.parse(unique).objectValue?.count == count)
+        for repeated in [0, count / 2, count - 1] {
+            let text = "{" + (keys + [keys[repeated]]).map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+            #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+        }
+    }
+}

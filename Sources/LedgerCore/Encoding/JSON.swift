@@ -220,7 +220,8 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         pos += 1
         var members: [JSONObject.Member] = []
-        var seen = Set<String>()
+        // Duplicate keys: a linear scan while the object is small (the common case), a set beyond that.
+        var seen: Set<String>?
         skipWhitespace()
         if pos < input.count, input[pos] == UInt8(ascii: "}") {
             pos += 1
@@ -232,7 +233,14 @@ public struct JSONParser {
             guard input[pos] == UInt8(ascii: "\"") else { throw fail(.unexpectedCharacter) }
             let keyStart = pos
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw JSONParseError(kind: .duplicateKey, offset: keyStart) }
+            let duplicate: Bool
+            if members.count < 16 {
+                duplicate = members.contains { $0.key == key }
+            } else {
+                if seen == nil { seen = Set(members.map(\.key)) }
+                duplicate = !seen!.insert(key).inserted
+            }
+            guard !duplicate else { throw JSONParseError(kind: .duplicateKey, offset: keyStart) }
             skipWhitespace()
             guard pos < input.count else { throw fail(.unexpectedEnd) }
             guard input[pos] == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
