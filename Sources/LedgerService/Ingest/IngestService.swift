@@ -125,7 +125,18 @@ public final class IngestService: @unchecked Sendable {
             bootstrapServers: config.bootstrapServers, groupID: config.groupID, topics: [config.topic],
             config: IngestConfiguration.consumerDefaults.merging(config.consumerConfig) { $1 },
             startOffsets: { [logger] partitions in
-                let stored = try offsetsDB.storedOffsets(group: config.groupID, topic: config.topic)
+                // Throwing makes the consumer retry the assignment with backoff; reconnect first, so that a
+                // PostgreSQL restart is recovered from rather than retried on a dead connection.
+                let stored: [TopicPartition: Int64]
+                do {
+                    stored = try offsetsDB.storedOffsets(group: config.groupID, topic: config.topic)
+                } catch {
+                    logger.warning("reading stored offsets failed, will retry: \(error)")
+                    if !offsetsDB.connection.isHealthy || (error as? PostgresError)?.isConnectionFailure == true {
+                        try? offsetsDB.connection.reconnect()
+                    }
+                    throw error
+                }
                 var out: [KafkaTopicPartition: Int64?] = [:]
                 for p in partitions {
                     out[p] = stored[TopicPartition(topic: p.topic, partition: p.partition)]
@@ -207,7 +218,13 @@ public final class IngestService: @unchecked Sendable {
             metrics.consumerLag.record(highs.reduce(Int64(0)) { $0 + max(0, $1.value - (positions[$1.key] ?? $1.value)) })
             for tp in outOfRange.take() {
                 pipeline.waitUntilIdle()
-                try restartFromBeginning(tp, consumer, offsetsDB)
+                do {
+                    try restartFromBeginning(tp, consumer, offsetsDB)
+                } catch {
+                    logger.warning("cannot restart \(tp) from its beginning yet, will retry: \(error)")
+                    try? offsetsDB.connection.reconnect()
+                    outOfRange.add(tp)
+                }
             }
             guard !messages.isEmpty else { continue }
             pipeline.submit(messages.map { m in
