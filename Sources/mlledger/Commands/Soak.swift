@@ -20,8 +20,10 @@ struct Soak: ParsableCommand {
             request errors on Produce/Fetch/OffsetCommit/Heartbeat, PostgreSQL restarted (fast or immediate, down for
             up to 5 s), and producer resends of envelopes already delivered. Prints sent (valid, distinct, delivery
             confirmed), appended, quarantined, lost (sent but not in the log) and doubled (a (source, id) or an
-            envelope recorded more than once), and runs audit verify. Exits 1 if anything was lost or doubled or the
-            audit failed. The state directory is kept when the run fails.
+            envelope recorded more than once), and runs audit verify. Every --checkpoint-every seconds the faults pause
+            until the log holds every event confirmed before the pause; one that takes longer than
+            --checkpoint-timeout means the service is stuck. Exits 1 if anything was lost or doubled, a checkpoint was
+            missed, or the audit failed. The state directory is kept when the run fails.
             """,
         shouldDisplay: false)
 
@@ -43,6 +45,12 @@ struct Soak: ParsableCommand {
     @Option(help: "Most seconds to wait at the end for the ledger to catch up.")
     var drainTimeout: Double = 300
 
+    @Option(help: "Seconds between checkpoints: faults pause until the log holds every event confirmed before.")
+    var checkpointEvery: Double = 120
+
+    @Option(help: "Most seconds a checkpoint may take; a longer one means the service is stuck, and fails the run.")
+    var checkpointTimeout: Double = 60
+
     @Option(help: "--batch-size of the serve child.")
     var batchSize: Int = 500
 
@@ -58,6 +66,8 @@ struct Soak: ParsableCommand {
         guard invalidShare >= 0 && invalidShare <= 0.5 else { throw ValidationError("--invalid-share must be 0...0.5") }
         guard faultInterval >= 0.5 else { throw ValidationError("--fault-interval must be at least 0.5") }
         guard batchSize > 0 && batchSize <= 50_000 else { throw ValidationError("--batch-size must be 1...50000") }
+        guard checkpointEvery >= 10 else { throw ValidationError("--checkpoint-every must be at least 10") }
+        guard checkpointTimeout >= 10 else { throw ValidationError("--checkpoint-timeout must be at least 10") }
     }
 
     func run() throws {
@@ -98,6 +108,8 @@ struct Soak: ParsableCommand {
         let traffic = try SoakTraffic(bootstrapServers: cluster.bootstrapServers, topic: topic, key: producerKey,
                                       rate: rate, invalidShare: invalidShare, seed: seed &+ 1)
         traffic.start()
+        let monitor = SoakMonitor(url: url, traffic: traffic, say: say)
+        monitor.start()
 
         let interrupted = SoakFlag()
         let signalSources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
@@ -117,8 +129,14 @@ struct Soak: ParsableCommand {
         var faults = SoakFaultCounts()
         let faultEnd = Date().addingTimeInterval(minutes * 60)
         var nextProgress = Date().addingTimeInterval(30)
+        var nextCheckpoint = Date().addingTimeInterval(checkpointEvery)
+        var checkpoints = SoakCheckpoints()
         let reader = SoakReader(db: db)
         while Date() < faultEnd && !interrupted.isSet {
+            if Date() >= nextCheckpoint {
+                checkpoint(&checkpoints, reader: reader, traffic: traffic, interrupted: interrupted, say: say)
+                nextCheckpoint = Date().addingTimeInterval(checkpointEvery)
+            }
             let pause = random.seconds(faultInterval * 0.3...faultInterval * 1.7)
             let wake = min(faultEnd, Date().addingTimeInterval(pause))
             while Date() < wake && !interrupted.isSet { Thread.sleep(forTimeInterval: 0.1) }
@@ -139,25 +157,30 @@ struct Soak: ParsableCommand {
         let sent = traffic.sentIDs
         let invalid = traffic.invalidCount
         let drainStart = Date()
-        var stableSince: Date?
+        var lastChange = Date()
         var last: (Int, Int) = (-1, -1)
         while Date().timeIntervalSince(drainStart) < drainTimeout {
             serve.ensureRunning()
             let now = (reader.producerEntries() ?? -1, reader.quarantined() ?? -1)
-            if now.0 >= sent.count && now.1 >= invalid {
-                if now != last { stableSince = Date() }
-                if let s = stableSince, Date().timeIntervalSince(s) >= 3 { break }
-            } else {
-                stableSince = nil
-            }
+            if now != last { lastChange = Date() }
             last = now
+            let caughtUp = now.0 >= sent.count && now.1 >= invalid
+            if caughtUp && Date().timeIntervalSince(lastChange) >= 3 { break }
+            if !caughtUp && Date().timeIntervalSince(lastChange) >= 120 {
+                say("no progress for 120 s (log \(now.0) of \(sent.count) sent); giving up the drain")
+                break
+            }
             Thread.sleep(forTimeInterval: 0.5)
         }
+        say("drained in \(Int(Date().timeIntervalSince(drainStart))) s")
+        monitor.stop()
         serve.stop()
 
         // Count from the log.
-        let totals = try SoakTotals.count(db: db, sent: sent, invalidSent: invalid, traffic: traffic, faults: faults,
+        var totals = try SoakTotals.count(db: db, sent: sent, invalidSent: invalid, traffic: traffic, faults: faults,
                                           serve: serve, seed: seed, minutes: minutes, say: say)
+        totals.longestStall = monitor.longestStall
+        totals.checkpoints = checkpoints
         db.connection.close()
         cluster.close()
         pg.stop()
@@ -173,6 +196,29 @@ struct Soak: ParsableCommand {
             for line in totals.lines { Output.print(line) }
         }
         if !ok { throw ExitCode(1) }
+    }
+
+    /// A pause in the faults: the log must come to hold every event confirmed before it within `checkpointTimeout`.
+    /// Recovering from any one fault takes seconds; a service that does not catch up is stuck, which the totals
+    /// alone would not show if a later fault (a SIGKILL) happened to unstick it.
+    private func checkpoint(_ checkpoints: inout SoakCheckpoints, reader: SoakReader, traffic: SoakTraffic,
+                            interrupted: SoakFlag, say: SoakLog) {
+        let target = traffic.sentCount
+        let started = Date()
+        var logged = reader.producerEntries() ?? -1
+        while logged < target && Date().timeIntervalSince(started) < checkpointTimeout && !interrupted.isSet {
+            Thread.sleep(forTimeInterval: 0.25)
+            logged = reader.producerEntries() ?? logged
+        }
+        let took = Date().timeIntervalSince(started)
+        checkpoints.slowest = max(checkpoints.slowest, took)
+        if logged >= target {
+            checkpoints.passed += 1
+            say("checkpoint: the log holds all \(target) events confirmed so far (\(String(format: "%.1f", took)) s)")
+        } else if !interrupted.isSet {
+            checkpoints.missed += 1
+            say("checkpoint MISSED: the log holds \(logged) of \(target) events after \(Int(took)) s without faults; the service is stuck (see serve.log)")
+        }
     }
 
     /// Picks a fault at random and injects it (blocking for its duration).
@@ -229,6 +275,13 @@ enum SoakFaults {
                                    KafkaErrorCode.coordinatorNotAvailable],
         KafkaAPIKey.heartbeat: [KafkaErrorCode.rebalanceInProgress, KafkaErrorCode.notCoordinator],
     ]
+}
+
+struct SoakCheckpoints {
+    var passed = 0
+    var missed = 0
+    /// Seconds the slowest checkpoint took to catch up.
+    var slowest: Double = 0
 }
 
 struct SoakFaultCounts {
@@ -290,6 +343,72 @@ struct SoakReader {
 
     func producerEntries() -> Int? { scalar("SELECT count(*)::bigint FROM ledger.entries WHERE type LIKE 'mlops.%'") }
     func quarantined() -> Int? { scalar("SELECT count(*)::bigint FROM ledger.quarantine") }
+}
+
+/// Watches liveness on a connection of its own: once a second, whether the log grew while confirmed events were
+/// waiting. A fault delays ingest for seconds (a broker down for up to 8 s, PostgreSQL for up to 5 s, a group
+/// rebalance, a restart); a much longer stall is a service that was stuck until some later fault (a SIGKILL)
+/// happened to unstick it, which the totals alone would not show. Reported; the checkpoints are what fails a run.
+final class SoakMonitor: @unchecked Sendable {
+    private let url: String
+    private let traffic: SoakTraffic
+    private let say: SoakLog
+    private let lock = NSLock()
+    private var longest: Double = 0
+    private let stopped = SoakFlag()
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(url: String, traffic: SoakTraffic, say: SoakLog) {
+        self.url = url
+        self.traffic = traffic
+        self.say = say
+    }
+
+    var longestStall: Double { lock.withLock { longest } }
+
+    func start() {
+        let t = Thread { [self] in
+            watch()
+            finished.signal()
+        }
+        t.name = "soak-monitor"
+        t.start()
+    }
+
+    func stop() {
+        stopped.set()
+        finished.wait()
+    }
+
+    private func watch() {
+        let db = try? LedgerDatabase(url: url)
+        defer { db?.connection.close() }
+        let reader = db.map(SoakReader.init)
+        var logged = -1
+        var stallStart: Date?
+        var reported = false
+        while !stopped.isSet {
+            Thread.sleep(forTimeInterval: 1)
+            let waiting = traffic.sentCount
+            if let now = reader?.producerEntries(), now != logged {
+                logged = now
+                stallStart = nil
+                reported = false
+            }
+            guard logged >= 0, waiting > logged else {
+                stallStart = nil
+                continue
+            }
+            let since = stallStart ?? Date()
+            stallStart = since
+            let stall = Date().timeIntervalSince(since)
+            lock.withLock { longest = max(longest, stall) }
+            if stall >= 60 && !reported {
+                say("no progress for 60 s with \(waiting - logged) event(s) waiting (see serve.log)")
+                reported = true
+            }
+        }
+    }
 }
 
 /// The `mlledger serve` child: started, SIGKILLed and restarted by the fault thread; restarted by `ensureRunning`
@@ -602,8 +721,11 @@ struct SoakTotals {
     var logSize: UInt64
     var auditOK: Bool
     var auditFailures: [String]
+    /// The longest time the log did not grow while confirmed events were waiting, in seconds.
+    var longestStall: Double = 0
+    var checkpoints = SoakCheckpoints()
 
-    var ok: Bool { lost == 0 && doubled == 0 && auditOK }
+    var ok: Bool { lost == 0 && doubled == 0 && auditOK && checkpoints.missed == 0 }
 
     static func count(db: LedgerDatabase, sent: [String], invalidSent: Int, traffic: SoakTraffic,
                       faults: SoakFaultCounts, serve: SoakServe, seed: UInt64, minutes: Double, say: SoakLog) throws -> SoakTotals {
@@ -648,6 +770,9 @@ struct SoakTotals {
             "  faults       \(faults.total): SIGKILL \(faults.sigkill), broker down \(faults.brokerDown), request errors "
                 + "\(faults.requestErrors), PostgreSQL restart \(faults.postgresRestart), resend \(faults.resend)",
             "  serve        \(serveStarts) starts, \(serveUnexpectedExits) exited by themselves",
+            "  checkpoints  \(checkpoints.passed) caught up (slowest \(String(format: "%.1f", checkpoints.slowest)) s), "
+                + "\(checkpoints.missed) missed" + (checkpoints.missed > 0 ? " (the service was stuck)" : ""),
+            "  longest stall \(String(format: "%.0f", longestStall)) s without progress while events waited",
             "  audit verify " + (auditOK ? "OK (\(logSize) entries)" : "FAILED: \(auditFailures.joined(separator: "; "))"),
         ]
         out.append(ok ? "PASS: nothing lost or doubled" : "FAIL")
@@ -679,6 +804,11 @@ struct SoakTotals {
             ])),
             "serve_starts": n(serveStarts),
             "serve_unexpected_exits": n(serveUnexpectedExits),
+            "checkpoints": .object(JSONObject([
+                "passed": n(checkpoints.passed), "missed": n(checkpoints.missed),
+                "slowest_s": .number(JSONNumber((checkpoints.slowest * 10).rounded() / 10)),
+            ])),
+            "longest_stall_s": .number(JSONNumber((longestStall * 10).rounded() / 10)),
             "audit_ok": .bool(auditOK),
             "audit_failures": .array(auditFailures.map(JSONValue.string)),
             "log_size": .number(JSONNumber(Int64(logSize))),
