@@ -523,8 +523,8 @@ final class VerificationPipeline: @unchecked Sendable {
         var checked: [AuditVerifier.Checked] = []
     }
 
-    private let fetched = PageQueue<Result<Page?, Error>>(capacity: 2)
-    private let checked = PageQueue<Result<Page?, Error>>(capacity: 2)
+    private let fetched = BoundedQueue<Result<Page?, Error>>(capacity: 2)
+    private let checked = BoundedQueue<Result<Page?, Error>>(capacity: 2)
     private let finished = DispatchSemaphore(value: 0)
     private var stopped = false
 
@@ -558,7 +558,7 @@ final class VerificationPipeline: @unchecked Sendable {
                 }
                 Self.learnKeys(page.entries, into: &keys)
                 let known = keys
-                page.checked = AuditParallel.map(page.entries) { AuditVerifier.check($0, keys: known) }
+                page.checked = ParallelMap.map(page.entries, chunk: 32) { AuditVerifier.check($0, keys: known) }
                 guard checked.push(.success(page)) else { return }
             }
         }
@@ -597,61 +597,3 @@ final class VerificationPipeline: @unchecked Sendable {
     }
 }
 
-/// A blocking FIFO of bounded size between two threads. `close` wakes everyone: `push` then returns false and
-/// `pop` returns what is left, then nil.
-final class PageQueue<T>: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var items: [T] = []
-    private var closed = false
-    private let capacity: Int
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    func push(_ item: T) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.count >= capacity && !closed { condition.wait() }
-        guard !closed else { return false }
-        items.append(item)
-        condition.broadcast()
-        return true
-    }
-
-    func pop() -> T? {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.isEmpty && !closed { condition.wait() }
-        guard !items.isEmpty else { return nil }
-        condition.broadcast()
-        return items.removeFirst()
-    }
-
-    func close() {
-        condition.lock()
-        closed = true
-        condition.broadcast()
-        condition.unlock()
-    }
-}
-
-/// Maps an array on all cores in small chunks that idle cores pick up (Dispatch's concurrentPerform), preserving
-/// order, so that uneven work (envelopes with more signatures) does not leave a core waiting.
-enum AuditParallel {
-    static func map<T, R>(_ input: [T], chunk: Int = 32, _ transform: @Sendable (T) -> R) -> [R] {
-        let n = input.count
-        guard n > 1 else { return input.map(transform) }
-        let chunks = (n + chunk - 1) / chunk
-        return [R](unsafeUninitializedCapacity: n) { buffer, count in
-            let base = UnsafeSendable(buffer.baseAddress!)
-            input.withUnsafeBufferPointer { inBuf in
-                let src = UnsafeSendable(inBuf.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                    let lo = c * chunk
-                    let hi = min(lo + chunk, n)
-                    for i in lo..<hi { (base.value + i).initialize(to: transform(src.value[i])) }
-                }
-            }
-            count = n
-        }
-    }
-}

@@ -355,7 +355,7 @@ final class BundleRun {
                               ledger: Ed25519PublicKey, manifest: JSONObject) {
         let selection = EvidenceSelection(json: manifest["selection"])
         if selection == nil { fail(nil, "\(File.manifest): selection is malformed") }
-        let checked = AuditParallel.map(entries) { e -> (DSSEEnvelope, CloudEvent, [Bool?])? in
+        let checked = ParallelMap.map(entries, chunk: 32) { e -> (DSSEEnvelope, CloudEvent, [Bool?])? in
             guard let env = try? DSSEEnvelope.parse(e.envelope), let event = try? CloudEvent.parse(env.payload) else { return nil }
             let message = env.signedBytes
             return (env, event, env.signatures.map { s in keys[s.keyID].map { $0.verify(signature: s.sig, message: message) } })

@@ -9,8 +9,9 @@ struct VerifiedBatch: Sendable {
     var ringVersion: Int64
 }
 
-/// A blocking FIFO of bounded capacity between two pipeline stages. `pop` returns nil once closed and drained.
-final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
+/// A blocking FIFO of bounded capacity between two threads (the ingest and audit pipelines). `push` returns false
+/// once closed; `pop` returns what is left, then nil.
+final class BoundedQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Element] = []
     private var closed = false

@@ -435,21 +435,21 @@ final class PartitionList: @unchecked Sendable {
     }
 }
 
-/// Maps an array on all cores (Dispatch's concurrentPerform), in contiguous chunks, preserving order.
+/// Maps an array on all cores (Dispatch's concurrentPerform), preserving order. By default the input is cut into
+/// one contiguous chunk per core; a smaller `chunk` lets idle cores pick up work when items cost unevenly.
 public enum ParallelMap {
-    public static func map<T, R>(_ input: [T], _ transform: @Sendable (T) -> R) -> [R] {
+    public static func map<T, R>(_ input: [T], chunk: Int? = nil, _ transform: @Sendable (T) -> R) -> [R] {
         let n = input.count
         guard n > 1 else { return input.map(transform) }
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, n)
-        let chunk = (n + workers - 1) / workers
+        let size = max(1, chunk ?? (n + ProcessInfo.processInfo.activeProcessorCount - 1) / ProcessInfo.processInfo.activeProcessorCount)
+        let chunks = (n + size - 1) / size
         return [R](unsafeUninitializedCapacity: n) { buffer, count in
             let base = UnsafeSendable(buffer.baseAddress!)
             input.withUnsafeBufferPointer { inBuf in
                 let src = UnsafeSendable(inBuf.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let lo = w * chunk
-                    let hi = min(lo + chunk, n)
-                    guard lo < hi else { return }
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    let lo = c * size
+                    let hi = min(lo + size, n)
                     for i in lo..<hi { (base.value + i).initialize(to: transform(src.value[i])) }
                 }
             }
