@@ -5,6 +5,19 @@ import LedgerStore
 
 /// The result of `mlledger audit verify`.
 public struct AuditReport: Sendable {
+    /// Appends a failure, up to `AuditVerifier.maxFailures` (the first is what matters; the count shows the extent).
+    static func record(_ idx: UInt64?, _ reason: String, in failures: inout [Failure]) {
+        if failures.count < AuditVerifier.maxFailures { failures.append(.init(idx: idx, reason: reason)) }
+    }
+
+    /// Failures by index (whole-log failures last), keeping the order they were found in for the same index.
+    static func inLogOrder(_ failures: [Failure]) -> [Failure] {
+        failures.enumerated().sorted { a, b in
+            let x = a.element.idx ?? .max, y = b.element.idx ?? .max
+            return x != y ? x < y : a.offset < b.offset
+        }.map(\.element)
+    }
+
     public struct Failure: Sendable, Equatable {
         /// The entry index, or nil for a failure of the log as a whole (its root or size).
         public var idx: UInt64?
@@ -194,14 +207,11 @@ final class AuditRun {
     }
 
     func fail(_ idx: UInt64?, _ reason: String) {
-        if failures.count < AuditVerifier.maxFailures { failures.append(.init(idx: idx, reason: reason)) }
+        AuditReport.record(idx, reason, in: &failures)
     }
 
     func report() -> AuditReport {
-        let sorted = failures.enumerated().sorted { a, b in
-            let x = a.element.idx ?? .max, y = b.element.idx ?? .max
-            return x != y ? x < y : a.offset < b.offset
-        }.map(\.element)
+        let sorted = AuditReport.inLogOrder(failures)
         return AuditReport(entries: frontier.size, root: frontier.root(), failures: sorted, sinceCheckpoint: kept?.size)
     }
 

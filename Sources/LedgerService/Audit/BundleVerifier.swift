@@ -53,14 +53,11 @@ final class BundleRun {
     }
 
     func fail(_ idx: UInt64?, _ reason: String) {
-        if failures.count < AuditVerifier.maxFailures { failures.append(.init(idx: idx, reason: reason)) }
+        AuditReport.record(idx, reason, in: &failures)
     }
 
     func report() -> AuditReport {
-        let sorted = failures.enumerated().sorted { a, b in
-            let x = a.element.idx ?? .max, y = b.element.idx ?? .max
-            return x != y ? x < y : a.offset < b.offset
-        }.map(\.element)
+        let sorted = AuditReport.inLogOrder(failures)
         return AuditReport(entries: entryCount, root: root, failures: sorted)
     }
 
