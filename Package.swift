@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries: Debian's libpq-dev, librdkafka-dev and libsodium-dev.
@@ -28,10 +29,14 @@ let package = Package(
         ),
         .target(name: "LedgerStore", dependencies: ["CLibPQ", "LedgerCore"]),
         .target(name: "LedgerKafka", dependencies: ["CRdKafka"]),
+        .target(name: "LedgerProjections", dependencies: ["LedgerCore", "LedgerStore"]),
+        .target(name: "LedgerPolicy", dependencies: ["LedgerCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "LedgerWorkers", dependencies: ["LedgerCore", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "LedgerService",
             dependencies: [
-                "LedgerCore", "LedgerCrypto", "LedgerStore", "LedgerKafka",
+                "LedgerCore", "LedgerCrypto", "LedgerStore", "LedgerKafka", "LedgerProjections", "LedgerPolicy",
+                "LedgerWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -39,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "mlledger",
             dependencies: [
-                "LedgerService",
+                "LedgerService", "LedgerProjections", "LedgerPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -55,6 +60,15 @@ let package = Package(
         .testTarget(name: "LedgerCryptoTests", dependencies: ["LedgerCrypto", "LedgerCore"]),
         .testTarget(name: "LedgerStoreTests", dependencies: ["LedgerStore", "LedgerCore", "LedgerTestSupport"]),
         .testTarget(name: "LedgerKafkaTests", dependencies: ["LedgerKafka"]),
+        .testTarget(name: "LedgerPolicyTests", dependencies: ["LedgerPolicy", "LedgerCore"]),
+        .testTarget(
+            name: "LedgerWorkersTests",
+            dependencies: ["LedgerWorkers", "LedgerCore", .product(name: "Yams", package: "Yams")]
+        ),
+        .testTarget(
+            name: "LedgerProjectionsTests",
+            dependencies: ["LedgerProjections", "LedgerStore", "LedgerCore", "LedgerCrypto", "LedgerTestSupport"]
+        ),
         .testTarget(
             name: "LedgerServiceTests",
             dependencies: [

@@ -11,6 +11,8 @@ struct MLLedger: ParsableCommand {
             Start with `mlledger dev --demo` for a private PostgreSQL and an embedded Kafka cluster.
             """,
         version: "0.1.0",
-        subcommands: [Dev.self, Serve.self, Emit.self, Keys.self, Audit.self, Quarantine.self, Migrate.self, BenchIngest.self, BenchFill.self, Soak.self]
+        subcommands: [Dev.self, Serve.self, Emit.self, Keys.self, Audit.self, Query.self, Projections.self, Policy.self,
+                      Export.self,
+                      Quarantine.self, Migrate.self, BenchIngest.self, BenchFill.self, Soak.self]
     )
 }

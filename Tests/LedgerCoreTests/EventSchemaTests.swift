@@ -99,7 +99,7 @@ struct EventSchemaFileTests {
         #expect(EventSchemas.sources.keys.sorted() == catalog)
     }
 
-    @Test("the embedded sources are the files, byte for byte (run ops/gen-schemas after editing a schema)")
+    @Test("the embedded sources are the files, byte for byte (run ops/gen-embedded after editing a schema)")
     func embeddedSourcesAreTheFiles() throws {
         for type in EventCatalog.producerTypes {
             let file = try EventFiles.bytes("schemas", "\(type).v1.json")

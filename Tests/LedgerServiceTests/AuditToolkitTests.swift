@@ -118,8 +118,8 @@ func producerEnvelope(_ key: Ed25519PrivateKey, id: String = EventIDs.uuidV7(), 
 
 func newEntry(_ envelope: [UInt8]) throws -> NewEntry {
     let env = try DSSEEnvelope.parse(envelope)
-    return NewEntry(envelope: envelope, leafHash: Merkle.leafHash(envelope), event: try CloudEvent.parse(env.payload),
-                    signerKeyIDs: env.signatures.map(\.keyID), kafka: nil)
+    return NewEntry(envelope: envelope, payload: env.payload, leafHash: Merkle.leafHash(envelope),
+                    event: try CloudEvent.parse(env.payload), signerKeyIDs: env.signatures.map(\.keyID), kafka: nil)
 }
 
 /// An independent RFC 6962 §2.1 implementation, written from the RFC's recursive definitions (MTH, PATH, PROOF and

@@ -117,11 +117,11 @@ struct IngestTests {
         _ = try producer.send(topic: f.topic, key: Array("k".utf8), value: Array("{\"payloadType\":1}".utf8))
         _ = try producer.send(topic: f.topic, key: nil, value: signedEvent(Ed25519PrivateKey.generate()))
         _ = try producer.send(topic: f.topic, key: nil, value: signedEvent(key))
-        let service = IngestService(
-            configuration: IngestConfiguration(bootstrapServers: f.cluster.bootstrapServers, topic: f.topic,
-                                               databaseURL: f.database.url, consumerConfig: LedgerFixture.consumerConfig,
-                                               deadLetterTopic: dlq),
-            identity: f.identity, logger: f.logger)
+        var configuration = IngestConfiguration(bootstrapServers: f.cluster.bootstrapServers, topic: f.topic,
+                                                databaseURL: f.database.url, consumerConfig: LedgerFixture.consumerConfig,
+                                                deadLetterTopic: dlq)
+        configuration.decidesPolicies = false
+        let service = IngestService(configuration: configuration, identity: f.identity, logger: f.logger)
         let stop = f.start(service)
         #expect(try f.wait { try f.quarantineReasons().count == 2 && f.size() == 3 }, "\(f.state)")
         let consumer = try KafkaConsumer(bootstrapServers: f.cluster.bootstrapServers, groupID: "dlq-reader", topics: [dlq],

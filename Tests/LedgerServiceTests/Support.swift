@@ -30,7 +30,7 @@ final class LedgerFixture: @unchecked Sendable {
         try KeyFiles.writePrivateKey(key, to: directory + "/ledger.key")
         identity = LedgerIdentity(key: key, origin: "test.mlledger/\(database.name)")
         db = try LedgerDatabase(url: database.url)
-        try db.migrate()
+        try LedgerSetup.prepare(db)
         try identity.ensureGenesis(db)
         logger = Logger(label: "test")
         logger.logLevel = .warning
@@ -56,11 +56,14 @@ final class LedgerFixture: @unchecked Sendable {
         return key
     }
 
-    func service(group: String = "mlledger", batchSize: Int = 500) -> IngestService {
-        IngestService(configuration: IngestConfiguration(bootstrapServers: cluster.bootstrapServers, topic: topic,
-                                                         groupID: group, databaseURL: database.url, batchSize: batchSize,
-                                                         consumerConfig: Self.consumerConfig),
-                      identity: identity, logger: logger)
+    /// An ingest service on the fixture's cluster and database. Policy decisions are off unless asked for: tests
+    /// of ingest mechanics count entries exactly (PolicyDecisionTests covers decisions).
+    func service(group: String = "mlledger", batchSize: Int = 500, decisions: Bool = false) -> IngestService {
+        var configuration = IngestConfiguration(bootstrapServers: cluster.bootstrapServers, topic: topic, groupID: group,
+                                                databaseURL: database.url, batchSize: batchSize,
+                                                consumerConfig: Self.consumerConfig)
+        configuration.decidesPolicies = decisions
+        return IngestService(configuration: configuration, identity: identity, logger: logger)
     }
 
     /// Runs the service on its own thread; returns a function that stops it and waits.

@@ -3,6 +3,7 @@ import Foundation
 import LedgerCore
 import LedgerCrypto
 import LedgerKafka
+import LedgerPolicy
 import LedgerStore
 import Logging
 
@@ -23,6 +24,12 @@ public struct IngestConfiguration: Sendable {
 
     /// Where quarantined records are produced (with the reason in a header); nil turns it off.
     public var deadLetterTopic: String?
+
+    /// The residency policies events are decided with; nil means the shipped ones (`policies/`).
+    public var policies: PolicySet?
+    /// Whether placements are decided and the decisions appended (the service always does; tests of ingest
+    /// mechanics that count entries exactly turn it off).
+    public var decidesPolicies = true
 
     public init(bootstrapServers: String, topic: String = "mlops.events", groupID: String = "mlledger",
                 databaseURL: String?, batchSize: Int = 1000, consumerConfig: [String: String] = [:],
@@ -112,8 +119,13 @@ public final class IngestService: @unchecked Sendable {
     public func run() throws {
         let db = try connectWithRetry()
         guard !isStopped else { return }
-        try db.migrate()
+        let decider = configuration.decidesPolicies
+            ? PolicyDecider(policies: try configuration.policies ?? PolicySet.shipped(), identity: identity) : nil
+        try LedgerSetup.prepare(db, decider: decider) { [logger] name, done, total in
+            if done == total { logger.info("projection \(name) built through \(total) entries") }
+        }
         try identity.ensureGenesis(db)
+        try decider?.activate(in: db)
         try reloadKeyRing(db)
         database = db
         // The consumer side reads offsets on its own connection, never inside the writer's transaction.

@@ -21,12 +21,14 @@ public struct IncomingMessage: Sendable {
 public struct VerifiedEvent: Sendable {
     public var message: IncomingMessage
     public var event: CloudEvent
+    /// The CloudEvent JSON bytes.
+    public var payload: [UInt8]
     public var leafHash: [UInt8]
     public var signerKeyIDs: [String]
 
     public var newEntry: NewEntry {
-        NewEntry(envelope: message.value, leafHash: leafHash, event: event, signerKeyIDs: signerKeyIDs,
-                 kafka: message.coordinates)
+        NewEntry(envelope: message.value, payload: payload, leafHash: leafHash, event: event,
+                 signerKeyIDs: signerKeyIDs, kafka: message.coordinates)
     }
 }
 
@@ -92,8 +94,8 @@ public struct MessageVerifier: Sendable {
         if let mismatch = Self.headerMismatch(message.headers, event) {
             return reject(.headerMismatch(header: mismatch), "header \(mismatch) disagrees with the signed payload", event)
         }
-        return .verified(VerifiedEvent(message: message, event: event, leafHash: LeafHash.of(message.value),
-                                       signerKeyIDs: signers))
+        return .verified(VerifiedEvent(message: message, event: event, payload: envelope.payload,
+                                       leafHash: LeafHash.of(message.value), signerKeyIDs: signers))
     }
 
     /// CloudEvents Kafka binding hints (wire format §1): a header that is present must agree with the payload.

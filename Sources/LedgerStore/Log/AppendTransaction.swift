@@ -3,7 +3,7 @@ import LedgerCore
 
 /// One append transaction, holding the log head's lock (see `LedgerDatabase.withAppendTransaction`).
 /// Appended entries get consecutive indexes from `head.size`; rows are buffered and written with binary COPY
-/// when the body returns, followed by the new head.
+/// when the body returns, then the observers (projections, decisions, jobs) run, then the new head is written.
 public final class AppendTransaction {
     public let connection: PostgresConnection
     /// The head as locked at the start of the transaction.
@@ -11,13 +11,15 @@ public final class AppendTransaction {
     private(set) var frontier: MerkleFrontier
     private var entryRows = PostgresBinaryCopy()
     private var nodeRows = PostgresBinaryCopy()
-    private var appended = 0
+    private var appended: [AppendedEntry] = []
     private var trustChanged = false
+    private let observers: [AppendObserver]
 
-    init(connection: PostgresConnection, head: LogHead, frontier: MerkleFrontier) {
+    init(connection: PostgresConnection, head: LogHead, frontier: MerkleFrontier, observers: [AppendObserver]) {
         self.connection = connection
         self.head = head
         self.frontier = frontier
+        self.observers = observers
     }
 
     /// The index the next appended entry gets.
@@ -58,7 +60,7 @@ public final class AppendTransaction {
                 nodeRows.bytea(hash)
             }
             indexes.append(idx)
-            appended += 1
+            appended.append(AppendedEntry(idx: idx, type: e.type, payload: e.payload, leafHash: e.leafHash))
         }
         return indexes
     }
@@ -166,21 +168,35 @@ public final class AppendTransaction {
         trustChanged = true
     }
 
-    /// Writes the buffered rows and the new head. Called once, when the body returns.
+    /// Writes the buffered rows, lets the observers follow them (again for what they append), then the new head.
+    /// Called once, when the body returns.
     func flush() throws {
-        guard appended > 0 || trustChanged else { return }
-        if appended > 0 {
-            try connection.copyIn("""
-                COPY ledger.entries (idx, leaf_hash, envelope, event_id, source, type, subject, event_time, tenant,
-                    signer_key_ids, appended_at, kafka_topic, kafka_partition, kafka_offset) FROM STDIN (FORMAT binary)
-                """, data: entryRows.finish())
-            if nodeRows.rowCount > 0 {
-                try connection.copyIn("COPY ledger.tree_nodes (level, idx, hash) FROM STDIN (FORMAT binary)",
-                                      data: nodeRows.finish())
-            }
+        guard !appended.isEmpty || trustChanged else { return }
+        var observed = 0
+        while true {
+            try writeBufferedRows()
+            guard observed < appended.count else { break }
+            let fresh = Array(appended[observed...])
+            observed = appended.count
+            for o in observers { try o.entriesAppended(fresh, in: self) }
         }
         try connection.query("""
             UPDATE ledger.log_head SET size = $1, root = $2, trust_version = trust_version + $3, updated_at = now()
             """, [.int64(Int64(frontier.size)), .bytea(frontier.root()), .int64(trustChanged ? 1 : 0)])
+    }
+
+    private func writeBufferedRows() throws {
+        if entryRows.rowCount > 0 {
+            try connection.copyIn("""
+                COPY ledger.entries (idx, leaf_hash, envelope, event_id, source, type, subject, event_time, tenant,
+                    signer_key_ids, appended_at, kafka_topic, kafka_partition, kafka_offset) FROM STDIN (FORMAT binary)
+                """, data: entryRows.finish())
+            entryRows = PostgresBinaryCopy()
+        }
+        if nodeRows.rowCount > 0 {
+            try connection.copyIn("COPY ledger.tree_nodes (level, idx, hash) FROM STDIN (FORMAT binary)",
+                                  data: nodeRows.finish())
+            nodeRows = PostgresBinaryCopy()
+        }
     }
 }

@@ -32,6 +32,8 @@ public struct LogHead: Sendable, Equatable {
 /// An envelope accepted for the log, with the attributes the entries table indexes.
 public struct NewEntry: Sendable {
     public var envelope: [UInt8]
+    /// The envelope's payload (the CloudEvent JSON bytes), for the projections applied in the same transaction.
+    public var payload: [UInt8]
     public var leafHash: [UInt8]
     public var eventID: String
     public var source: String
@@ -42,8 +44,10 @@ public struct NewEntry: Sendable {
     public var signerKeyIDs: [String]
     public var kafka: KafkaCoordinates?
 
-    public init(envelope: [UInt8], leafHash: [UInt8], event: CloudEvent, signerKeyIDs: [String], kafka: KafkaCoordinates?) {
+    public init(envelope: [UInt8], payload: [UInt8], leafHash: [UInt8], event: CloudEvent, signerKeyIDs: [String],
+                kafka: KafkaCoordinates?) {
         self.envelope = envelope
+        self.payload = payload
         self.leafHash = leafHash
         self.eventID = event.id
         self.source = event.source
@@ -101,6 +105,7 @@ public final class LedgerDatabase: @unchecked Sendable {
     private let lock = NSLock()
     /// The right edge of the tree as of `frontier.size`; reloaded when the head moved under us (another appender).
     private var frontier: MerkleFrontier?
+    private var observers: [AppendObserver] = []
 
     public init(url: String?) throws(PostgresError) {
         connection = try PostgresConnection(url: url)
@@ -167,7 +172,7 @@ public final class LedgerDatabase: @unchecked Sendable {
             var f = frontier
             if f?.size != head.size { f = try Self.loadFrontier(c, size: head.size) }
             guard f!.root() == head.root else { throw LedgerStoreError.headMismatch(size: head.size) }
-            let tx = AppendTransaction(connection: c, head: head, frontier: f!)
+            let tx = AppendTransaction(connection: c, head: head, frontier: f!, observers: observers)
             let value = try body(tx)
             try tx.flush()
             committedFrontier = tx.frontier
@@ -175,6 +180,14 @@ public final class LedgerDatabase: @unchecked Sendable {
         }
         frontier = committedFrontier
         return result
+    }
+
+    /// Adds work that every append transaction does for the entries it appends, after them and before the commit
+    /// (projections, policy decisions, jobs), in the order added.
+    public func addObserver(_ observer: AppendObserver) {
+        lock.lock()
+        observers.append(observer)
+        lock.unlock()
     }
 
     /// Forget the cached tree edge (after a failed transaction or a reconnect).

@@ -140,6 +140,16 @@ public enum Migrations {
             ALTER TABLE ledger.entries SET (toast_tuple_target = 8160);
             ALTER TABLE ledger.entries ALTER COLUMN envelope SET STORAGE EXTERNAL;
             """),
+        Migration(version: 5, description: "which SQL each projection was built from", sql: """
+            -- One row per projection (schemas registry, lineage, residency, gpu, access; SQL in projections/): the
+            -- digest of the SQL it was built from, so a build with other SQL rebuilds it from the log.
+            CREATE TABLE ledger.projections (
+                name text PRIMARY KEY,
+                digest text NOT NULL,
+                built_at timestamptz NOT NULL,
+                built_size bigint NOT NULL
+            );
+            """),
     ]
 
     /// The newest schema version this build knows.

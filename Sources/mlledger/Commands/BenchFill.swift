@@ -139,8 +139,10 @@ struct BenchFill: ParsableCommand {
             DispatchQueue.concurrentPerform(iterations: (n + 255) / 256) { c in
                 for i in (c * 256)..<min(c * 256 + 256, n) {
                     let envelope = Self.sample(producer, first + i)
-                    let event = try! CloudEvent.parse(DSSEEnvelope.parse(envelope).payload)
-                    out.buffer[i] = NewEntry(envelope: envelope, leafHash: Merkle.leafHash(envelope), event: event,
+                    let payload = try! DSSEEnvelope.parse(envelope).payload
+                    let event = try! CloudEvent.parse(payload)
+                    out.buffer[i] = NewEntry(envelope: envelope, payload: payload, leafHash: Merkle.leafHash(envelope),
+                                             event: event,
                                              signerKeyIDs: [producer.publicKey.keyID], kafka: nil)
                 }
             }

@@ -56,7 +56,7 @@ struct Dev: ParsableCommand {
         }
         do {
             let db = try LedgerDatabase(url: info.postgresURL)
-            try db.migrate()
+            try LedgerSetup.prepare(db, progress: Output.projectionProgress)
             try db.forgetConsumerOffsets()
             let identity = try ledger.identity(connection, db: db)
             try identity.ensureGenesis(db)
@@ -128,6 +128,10 @@ struct Dev: ParsableCommand {
         Output.table(["IDX", "TYPE", "SUBJECT", "LEAF HASH"], rows.map { r in
             [String(r.int64(0) ?? 0), r.string(1) ?? "", r.string(2) ?? "", String((r.string(3) ?? "").prefix(16)) + "…"]
         })
+        let deployment = "deployment/fraud-prod"
+        Output.print("demo: what \(deployment) was built from (mlledger query lineage \(deployment) --upstream):")
+        let edges = try Query.Lineage.edges(db, from: deployment, downstream: false, depth: 32)
+        for line in Query.Lineage.tree(root: deployment, edges: edges, upstream: true) { Output.print("  " + line) }
         let report = try AuditVerifier().verify(db)
         if report.ok {
             Output.print("demo: audit verify OK: \(report.entries) entries, root \(Hex.encode(report.root))")

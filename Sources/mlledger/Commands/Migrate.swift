@@ -1,10 +1,15 @@
 import ArgumentParser
+import LedgerProjections
 import LedgerService
 import LedgerStore
 
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create or upgrade the ledger schema in PostgreSQL (serve does this on start too).")
+        abstract: "Create or upgrade the ledger schema and projections in PostgreSQL (serve does this on start too).",
+        discussion: """
+            Applies the schema migrations not yet applied, then builds every projection (registry, lineage,
+            residency, gpu, access) that is missing or was built from other SQL, by replaying the log.
+            """)
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -17,5 +22,7 @@ struct Migrate: ParsableCommand {
         } else {
             Output.print("applied migration(s) \(applied.map(String.init).joined(separator: ", ")); schema version \(version)")
         }
+        let built = try ProjectionMaintenance(db: db).installMissing(progress: Output.projectionProgress)
+        Output.print(built.isEmpty ? "projections are current" : "built projection(s) \(built.joined(separator: ", "))")
     }
 }

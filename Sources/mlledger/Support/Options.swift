@@ -36,10 +36,11 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
-    /// An opened database whose schema is current.
+    /// An opened database whose schema and projections are current, with the projections attached to its
+    /// appends. Building a projection from a long log shows progress.
     func openMigratedDatabase() throws -> LedgerDatabase {
         let db = try openDatabase()
-        try db.migrate()
+        try LedgerSetup.prepare(db, progress: Output.projectionProgress)
         return db
     }
 }

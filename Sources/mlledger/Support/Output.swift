@@ -28,6 +28,15 @@ enum Output {
         FileHandle.standardError.write(Data("\r\u{1b}[2K".utf8))
     }
 
+    /// Progress of a projection rebuild, as `LedgerSetup.prepare` and `projections rebuild` report it.
+    static func projectionProgress(_ name: String, _ done: Int64, _ total: Int64) {
+        if done < total {
+            progress("building projection \(name): \(done)/\(total) entries")
+        } else {
+            endProgress()
+        }
+    }
+
     /// Left-aligned columns.
     static func table(_ header: [String], _ rows: [[String]]) {
         var widths = header.map(\.count)

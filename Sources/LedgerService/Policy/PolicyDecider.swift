@@ -1,0 +1,141 @@
+import Foundation
+import LedgerCore
+import LedgerPolicy
+import LedgerStore
+
+/// Decides every appended event that places data, compute, a model or a deployment somewhere, inside the append
+/// transaction and before any worker can act on it, and appends the decision as a signed `ledger.policy.decision`
+/// entry naming the event (`data.entry_idx`), the effect, the rules that fired with their citations, and the
+/// policy revision.
+///
+/// What an event carries (its inputs' regimes and categories, inherited through lineage) comes from the residency
+/// projection, which the projection applier has already brought up to this very entry.
+public final class PolicyDecider: AppendObserver {
+    public static let decisionType = EvidenceBundle.policyDecisionType
+
+    public let policies: PolicySet
+    public let identity: LedgerIdentity
+
+    public init(policies: PolicySet, identity: LedgerIdentity) {
+        self.policies = policies
+        self.identity = identity
+    }
+
+    public func entriesAppended(_ entries: [AppendedEntry], in transaction: AppendTransaction) throws {
+        var pending: [(entry: AppendedEntry, event: CloudEvent)] = []
+        for e in entries where PolicyDecider.isDecided(e.type) {
+            // Every appended entry parsed at ingest; one that does not is not a placement to decide.
+            guard let event = try? CloudEvent.parse(e.payload) else { continue }
+            pending.append((e, event))
+        }
+        guard !pending.isEmpty else { return }
+        let refs = Set(pending.flatMap { Self.carriedRefs($0.event) })
+        let known = try Self.sources(Array(refs), on: transaction.connection)
+        var decisions: [NewEntry] = []
+        decisions.reserveCapacity(pending.count)
+        for (entry, event) in pending {
+            let input = PolicyEvent(event)
+            let sources = Self.carriedRefs(event).flatMap { known[$0] ?? [] }
+            let decision = policies.evaluate(input, sources: sources)
+            decisions.append(identity.entry(type: Self.decisionType, subject: event.subject,
+                                            data: Self.record(decision, entry: entry, event: event),
+                                            at: LedgerIdentity.nowMicros()))
+        }
+        transaction.append(decisions)
+    }
+
+    /// What the event carries, as refs the residency projection explains: the inputs of a feature set or training
+    /// request, the model of a deployment request, the run of a start or GPU allocation, the model version
+    /// registered, the data set ingested. A registration carries its own facts in its data.
+    static func carriedRefs(_ event: CloudEvent) -> [String] {
+        let d = event.data
+        switch event.type {
+        case "mlops.featureset.published", "mlops.training.requested":
+            return d["inputs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        case "mlops.deployment.requested":
+            return d["model"]?.stringValue.map { ["model/" + $0] } ?? []
+        case "mlops.training.started", "mlops.gpu.allocated":
+            return d["run_id"]?.stringValue.map { ["run/" + $0] } ?? []
+        case "mlops.model.registered":
+            return d["model"]?.stringValue.map { ["model/" + $0] } ?? []
+        case "mlops.dataset.ingested":
+            guard let name = d["name"]?.stringValue, let v = d["version"] else { return [] }
+            return ["dataset/\(name)@\(v.stringValue ?? v.numberValue?.text ?? "")"]
+        default:
+            return []
+        }
+    }
+
+    /// Requests are refused when denied (nothing executes them); the other decided types record facts, and a
+    /// denied fact is recorded as a violation.
+    public static func isRequest(_ type: String) -> Bool {
+        ["mlops.training.requested", "mlops.gpu.allocated", "mlops.deployment.requested"].contains(type)
+    }
+
+    public static let activatedType = "ledger.policy.activated"
+
+    /// Appends `ledger.policy.activated` (revision, files, rule count) unless the last one in the log names this
+    /// revision, so the log alone says which rules applied at every index. Returns the index appended, if any.
+    @discardableResult
+    public func activate(in db: LedgerDatabase) throws -> UInt64? {
+        try db.withAppendTransaction { tx -> UInt64? in
+            let last = try tx.connection.query("""
+                SELECT envelope FROM ledger.entries WHERE type = $1 ORDER BY idx DESC LIMIT 1
+                """, [.text(Self.activatedType)]).first?.bytes(0)
+            if let last, let env = try? DSSEEnvelope.parse(last), let event = try? CloudEvent.parse(env.payload),
+               event.data["policy_revision"]?.stringValue == policies.revision {
+                return nil
+            }
+            let entry = identity.entry(type: Self.activatedType, subject: "policy/" + policies.revision, data: [
+                "policy_revision": .string(policies.revision), "files": .array(policies.files.map { .string($0) }),
+                "rules": .number(JSONNumber(policies.rules.count)),
+            ])
+            return tx.append([entry]).first
+        }
+    }
+
+    /// The types the policies decide (those that place something somewhere).
+    public static func isDecided(_ type: String) -> Bool { decidedTypes.contains(type) }
+
+    public static let decidedTypes: Set<String> = [
+        "mlops.dataset.registered", "mlops.dataset.ingested", "mlops.featureset.published", "mlops.training.requested",
+        "mlops.training.started", "mlops.gpu.allocated", "mlops.model.registered", "mlops.deployment.requested",
+    ]
+
+    /// The decision entry's `data`: which entry, the effect, the rules that fired, the revision, and the full
+    /// explanation (every rule evaluated and why).
+    static func record(_ d: PolicyDecision, entry: AppendedEntry, event: CloudEvent) -> JSONObject {
+        var o: JSONObject = [
+            "entry_idx": .number(JSONNumber(Int64(entry.idx))),
+            "entry_leaf_hash": .string(Hex.encode(entry.leafHash)),
+            "event_id": .string(event.id),
+            "event_source": .string(event.source),
+            "event_type": .string(event.type),
+            "effect": .string(d.effect.rawValue),
+            "policy_revision": .string(d.revision),
+            "violation": .bool(d.effect == .deny && !isRequest(event.type)),
+            "rules": .array(d.matched.map(\.jsonValue)),
+        ]
+        o["decision"] = d.jsonValue
+        return o
+    }
+
+    /// The residency projection's answer for each ref: its own facts and every origin it inherits from.
+    static func sources(_ refs: [String], on c: PostgresConnection) throws -> [String: [DataSource]] {
+        guard !refs.isEmpty else { return [:] }
+        let rows = try c.query("""
+            SELECT ref, path[array_length(path, 1)], location, classification, regimes, categories, path
+            FROM residency.sources($1::text[])
+            """, [.textArray(refs)])
+        var out: [String: [DataSource]] = [:]
+        for r in rows {
+            // One row for the ref's own facts (a one-element path) and one per origin it inherits from.
+            guard let requested = r.string(0), let origin = r.string(1) else { continue }
+            let path = r.stringArray(6) ?? []
+            out[requested, default: []].append(DataSource(
+                ref: origin, location: r.string(2), classification: r.string(3), regimes: r.stringArray(4) ?? [],
+                categories: r.stringArray(5) ?? [], lineage: path.count > 1 ? path : []))
+        }
+        return out
+    }
+}

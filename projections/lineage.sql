@@ -1,0 +1,368 @@
+-- Projection: lineage
+--
+-- The graph of what was made from what: data set versions -> feature set versions -> training runs -> model
+-- versions -> validations and deployments, each edge with the log index of the entry that declared it; and the
+-- causation links between events (`causationid`).
+--
+-- Installed into an empty schema with `SET search_path TO <schema>, pg_catalog`; every object is created
+-- unqualified and every function resolves its tables through the caller's search_path. The file can be run again
+-- over an installed schema.
+--
+-- Node ids:  dataset/<name>@<version>   featureset/<name>@<version>   run/<run_id>   model/<name>@<version>
+--            validation/<event id>      deployment/<deployment_id>
+-- Relations: input_of           dataset -> featureset          (mlops.featureset.published `inputs`)
+--            training_input_of  dataset | featureset -> run    (mlops.training.requested `inputs`)
+--            produced           run -> model                   (training.completed `outputs`, model.registered `run_id`)
+--            validated_by       model -> validation            (mlops.validation.passed / failed)
+--            deployed_as        model -> deployment            (mlops.deployment.requested `model`)
+
+CREATE TABLE IF NOT EXISTS position (applied_through bigint);
+INSERT INTO position (applied_through) SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM position);
+
+CREATE TABLE IF NOT EXISTS skipped (
+    idx      bigint PRIMARY KEY,
+    event_id text,
+    type     text,
+    sqlstate text,
+    message  text
+);
+
+DO $$ BEGIN
+    CREATE TYPE ev AS (idx bigint, id text, type text, cause text, data jsonb);
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
+
+-- Tables --------------------------------------------------------------------------------------------------------
+
+-- Every event id in the log (all types), so that causation links can name the index of their cause.
+CREATE TABLE IF NOT EXISTS events (
+    event_id text NOT NULL,
+    idx      bigint NOT NULL,
+    type     text,
+    PRIMARY KEY (event_id, idx)
+);
+
+-- One row per event that carries a `causationid`.
+CREATE TABLE IF NOT EXISTS causation (
+    idx       bigint PRIMARY KEY,    -- the event that names a cause
+    event_id  text NOT NULL,
+    cause_id  text NOT NULL,         -- its causationid
+    cause_idx bigint,                -- first entry with that event id; NULL while none is in the log
+    last_idx  bigint NOT NULL        -- idx, or the later entry that supplied cause_idx
+);
+CREATE INDEX IF NOT EXISTS causation_pending ON causation (cause_id) WHERE cause_idx IS NULL;
+
+-- Data sets, feature sets, runs and model versions declared by an event of their own (rows never change once
+-- written): data sets by mlops.dataset.registered or .ingested, feature sets by mlops.featureset.published, runs by
+-- mlops.training.requested or .completed, model versions by mlops.model.registered or a training output. One that
+-- only appears at the end of an edge (a data set named as an input but never registered, a model deployed but never
+-- registered) has no row here: see placeholders_view. Validations and deployments are declared by the event that
+-- creates their edge, so they have no rows here.
+CREATE TABLE IF NOT EXISTS nodes (
+    id   text PRIMARY KEY,
+    kind text NOT NULL,              -- dataset | featureset | run | model | validation | deployment
+    idx  bigint NOT NULL             -- the first entry that declared it
+);
+
+-- Edges; a later event declaring the same edge again changes nothing.
+CREATE TABLE IF NOT EXISTS edges (
+    from_id  text NOT NULL,
+    to_id    text NOT NULL,
+    relation text NOT NULL,
+    inferred boolean NOT NULL,       -- training input named without a kind prefix: kind found by registration
+    idx      bigint NOT NULL,        -- the first entry that declared the edge
+    last_idx bigint NOT NULL,        -- idx, or the feature set publication that resolved an inferred input
+    PRIMARY KEY (from_id, to_id, relation, inferred)
+);
+CREATE INDEX IF NOT EXISTS edges_to ON edges (to_id);
+
+-- Apply ---------------------------------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION apply_entries(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_pos bigint;
+    v_max bigint;
+    v_all ev[];   -- every entry (data kept only for the types below)
+    v_ds  ev[];   -- dataset.registered, dataset.ingested
+    v_fs  ev[];   -- featureset.published
+    v_run ev[];   -- training.*
+    v_mdl ev[];   -- model.registered
+    v_val ev[];   -- validation.*
+    v_dep ev[];   -- deployment.requested
+BEGIN
+    SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
+
+    SELECT max(s.idx),
+           array_agg(ROW(s.idx, s.id, s.t, s.cause, NULL)::ev) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
+           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.featureset.published'),
+           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.training.requested', 'mlops.training.started',
+                                                         'mlops.training.completed', 'mlops.training.failed')),
+           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.registered'),
+           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
+           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.deployment.requested')
+      INTO v_max, v_all, v_ds, v_fs, v_run, v_mdl, v_val, v_dep
+      FROM (SELECT q.idx, q.t, q.e->>'id' AS id, q.e->>'causationid' AS cause,
+                   jsonb_typeof(q.e->'data') = 'object' AS ok,
+                   ROW(q.idx, q.e->>'id', q.t, NULL, q.e->'data')::ev AS r
+              FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
+                      FROM jsonb_array_elements(entries) AS x
+                    OFFSET 0) q) s
+     WHERE s.idx > v_pos;
+
+    IF v_max IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- Events and causation ----------------------------------------------------------------------------------
+    IF v_all IS NOT NULL THEN
+        INSERT INTO events (event_id, idx, type)
+        SELECT e.id, e.idx, e.type FROM unnest(v_all) e;
+
+        -- the cause is the first entry with that id (it may come later in the log than the event naming it)
+        INSERT INTO causation (idx, event_id, cause_id, cause_idx, last_idx)
+        SELECT e.idx, e.id, e.cause, c.first_idx, greatest(e.idx, c.first_idx)
+          FROM unnest(v_all) e
+          LEFT JOIN LATERAL (SELECT min(x.idx) AS first_idx FROM events x WHERE x.event_id = e.cause) c ON true
+         WHERE e.cause IS NOT NULL;
+
+        UPDATE causation c
+           SET cause_idx = b.first_idx, last_idx = greatest(c.idx, b.first_idx)
+          FROM (SELECT e.id, min(e.idx) AS first_idx FROM unnest(v_all) e GROUP BY e.id) b
+         WHERE c.cause_idx IS NULL AND c.cause_id = b.id;
+    END IF;
+
+    -- Nodes -------------------------------------------------------------------------------------------------
+    INSERT INTO nodes (id, kind, idx)
+    SELECT n.id, min(n.kind), min(n.idx)
+      FROM (SELECT 'dataset/' || (e.data->>'name') || '@' || (e.data->>'version') AS id, 'dataset' AS kind, e.idx
+              FROM unnest(v_ds) e
+            UNION ALL
+            SELECT 'featureset/' || (e.data->>'name') || '@' || (e.data->>'version'), 'featureset', e.idx
+              FROM unnest(v_fs) e
+            UNION ALL
+            SELECT 'run/' || (e.data->>'run_id'), 'run', e.idx
+              FROM unnest(v_run) e
+             WHERE e.type IN ('mlops.training.requested', 'mlops.training.completed')
+            UNION ALL
+            SELECT 'model/' || (o.m->>'model') || '@' || (o.m->>'version'), 'model', e.idx
+              FROM unnest(v_run) e
+             CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(e.data->'outputs') = 'array'
+                                                          THEN e.data->'outputs' ELSE '[]' END) AS o(m)
+             WHERE e.type = 'mlops.training.completed' AND jsonb_typeof(o.m) = 'object'
+            UNION ALL
+            SELECT 'model/' || (e.data->>'model'), 'model', e.idx
+              FROM unnest(v_mdl) e
+             WHERE strpos(e.data->>'model', '@') > 1) n
+     WHERE n.id IS NOT NULL
+     GROUP BY n.id
+    ON CONFLICT (id) DO NOTHING;
+
+    -- Edges -------------------------------------------------------------------------------------------------
+    -- A training input without a kind prefix is a data set when one of that name@version is known before the
+    -- request, else a feature set known before it, else whichever of the two is first known after it (until then
+    -- the edge starts at the data set of that name@version, which is then not registered).
+    INSERT INTO edges (from_id, to_id, relation, inferred, idx, last_idx)
+    SELECT DISTINCT ON (x.from_id, x.to_id, x.relation, x.inferred) x.from_id, x.to_id, x.relation, x.inferred, x.idx, x.last_idx
+      FROM (SELECT 'dataset/' || CASE WHEN i.ref LIKE 'dataset/%' THEN substr(i.ref, 9) ELSE i.ref END AS from_id,
+                   'featureset/' || (e.data->>'name') || '@' || (e.data->>'version') AS to_id,
+                   'input_of' AS relation, false AS inferred, e.idx, e.idx AS last_idx
+              FROM unnest(v_fs) e
+             CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(e.data->'inputs') = 'array'
+                                                               THEN e.data->'inputs' ELSE '[]' END) AS i(ref)
+            UNION ALL
+            SELECT CASE k.kind WHEN 'featureset' THEN 'featureset/' ELSE 'dataset/' END || q.bare,
+                   'run/' || q.run_id, 'training_input_of', q.declared IS NULL, q.idx,
+                   CASE WHEN q.declared IS NULL AND k.kind = 'featureset' THEN greatest(q.idx, f.known_idx) ELSE q.idx END
+              FROM (SELECT e.data->>'run_id' AS run_id, e.idx,
+                           CASE WHEN i.ref LIKE 'dataset/%' THEN 'dataset' WHEN i.ref LIKE 'featureset/%' THEN 'featureset' END AS declared,
+                           CASE WHEN i.ref LIKE 'dataset/%' THEN substr(i.ref, 9)
+                                WHEN i.ref LIKE 'featureset/%' THEN substr(i.ref, 12) ELSE i.ref END AS bare
+                      FROM unnest(v_run) e
+                     CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(e.data->'inputs') = 'array'
+                                                                       THEN e.data->'inputs' ELSE '[]' END) AS i(ref)
+                     WHERE e.type = 'mlops.training.requested') q
+             CROSS JOIN LATERAL (SELECT (SELECT n.idx FROM nodes n WHERE n.id = 'dataset/' || q.bare) AS known_idx OFFSET 0) d
+             CROSS JOIN LATERAL (SELECT (SELECT n.idx FROM nodes n WHERE n.id = 'featureset/' || q.bare) AS known_idx OFFSET 0) f
+             CROSS JOIN LATERAL (SELECT CASE
+                        WHEN q.declared IS NOT NULL THEN q.declared
+                        WHEN d.known_idx IS NOT NULL AND (d.known_idx < q.idx OR f.known_idx IS NULL OR d.known_idx < f.known_idx) THEN 'dataset'
+                        WHEN f.known_idx IS NOT NULL THEN 'featureset' END AS kind) k
+            UNION ALL
+            SELECT 'run/' || (e.data->>'run_id'), 'model/' || (o.m->>'model') || '@' || (o.m->>'version'),
+                   'produced', false, e.idx, e.idx
+              FROM unnest(v_run) e
+             CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(e.data->'outputs') = 'array'
+                                                          THEN e.data->'outputs' ELSE '[]' END) AS o(m)
+             WHERE e.type = 'mlops.training.completed' AND jsonb_typeof(o.m) = 'object'
+            UNION ALL
+            SELECT 'run/' || (e.data->>'run_id'), 'model/' || (e.data->>'model'), 'produced', false, e.idx, e.idx
+              FROM unnest(v_mdl) e
+             WHERE strpos(e.data->>'model', '@') > 1
+            UNION ALL
+            SELECT 'model/' || (e.data->>'model'), 'validation/' || e.id, 'validated_by', false, e.idx, e.idx
+              FROM unnest(v_val) e
+             WHERE strpos(e.data->>'model', '@') > 1
+            UNION ALL
+            SELECT 'model/' || (e.data->>'model'), 'deployment/' || (e.data->>'deployment_id'), 'deployed_as', false, e.idx, e.idx
+              FROM unnest(v_dep) e
+             WHERE strpos(e.data->>'model', '@') > 1) x
+     WHERE x.from_id IS NOT NULL AND x.to_id IS NOT NULL
+     ORDER BY x.from_id, x.to_id, x.relation, x.inferred, x.idx
+    ON CONFLICT (from_id, to_id, relation, inferred) DO NOTHING;
+
+    -- A feature set known for the first time resolves the inputs that named it before it was known (and were
+    -- therefore drawn from a data set of that name@version that is still unknown, or known later than it).
+    IF v_fs IS NOT NULL AND EXISTS (
+           SELECT 1 FROM unnest(v_fs) x
+             JOIN edges e ON e.from_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version')
+                         AND e.relation = 'training_input_of' AND e.inferred) THEN
+        WITH moved AS (
+            DELETE FROM edges e
+             USING nodes f
+             WHERE f.id IN (SELECT 'featureset/' || (x.data->>'name') || '@' || (x.data->>'version') FROM unnest(v_fs) x)
+               AND f.idx > v_pos
+               AND e.from_id = 'dataset/' || substr(f.id, 12)
+               AND e.relation = 'training_input_of' AND e.inferred
+               AND NOT EXISTS (SELECT 1 FROM nodes d WHERE d.id = e.from_id AND (d.idx < e.idx OR d.idx < f.idx))
+            RETURNING f.id AS fid, f.idx AS fidx, e.to_id, e.idx
+        )
+        INSERT INTO edges AS t (from_id, to_id, relation, inferred, idx, last_idx)
+        SELECT m.fid, m.to_id, 'training_input_of', true, min(m.idx), min(m.fidx)
+          FROM moved m GROUP BY m.fid, m.to_id
+        ON CONFLICT (from_id, to_id, relation, inferred) DO UPDATE SET idx = excluded.idx, last_idx = excluded.last_idx
+         WHERE excluded.idx < t.idx;
+    END IF;
+
+    UPDATE position SET applied_through = v_max;
+END
+$fn$;
+
+-- The entry point: see registry.sql. Entries whose content cannot be applied are recorded in `skipped`.
+CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+    x       jsonb;
+    v_state text;
+    v_msg   text;
+BEGIN
+    IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM apply_entries(entries);
+        RETURN;
+    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
+        NULL;
+    END;
+    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
+        BEGIN
+            PERFORM apply_entries(jsonb_build_array(x));
+        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
+            ON CONFLICT (idx) DO NOTHING;
+            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
+        END;
+    END LOOP;
+END
+$fn$;
+
+-- Queries -------------------------------------------------------------------------------------------------------
+
+-- The node ids a ref names: an id with a kind prefix as it is; a bare `name@version` as the data set, else the
+-- feature set, else the model version of that name (declared or only referenced), else a run or deployment id;
+-- a prefixed ref without `@version` (`model/fraud-detector`) names every version of it.
+CREATE OR REPLACE FUNCTION node_ids(ref text) RETURNS SETOF text LANGUAGE sql STABLE AS $$
+    WITH c AS (
+        SELECT ref AS id, 0 AS pref WHERE ref ~ '^(dataset|featureset|run|model|validation|deployment)/'
+        UNION ALL
+        SELECT k || '/' || ref, p FROM (VALUES ('dataset', 1), ('featureset', 2), ('model', 3), ('run', 4),
+                                               ('deployment', 5), ('validation', 6)) v(k, p)
+         WHERE ref !~ '^(dataset|featureset|run|model|validation|deployment)/'
+    ), known AS (
+        SELECT c.id, c.pref FROM c
+         WHERE EXISTS (SELECT 1 FROM nodes n WHERE n.id = c.id)
+            OR EXISTS (SELECT 1 FROM edges e WHERE e.from_id = c.id)
+            OR EXISTS (SELECT 1 FROM edges e WHERE e.to_id = c.id)
+    ), best AS (
+        SELECT id FROM known ORDER BY pref LIMIT 1
+    )
+    SELECT id FROM best
+    UNION ALL
+    SELECT n.id FROM nodes n
+     WHERE NOT EXISTS (SELECT 1 FROM best) AND strpos(ref, '@') = 0
+       AND ref ~ '^(dataset|featureset|model)/' AND left(n.id, length(ref) + 1) = ref || '@'
+$$;
+
+-- Everything upstream of ref (what it was made from), breadth first: one row per edge, depth 1 for the edges
+-- that end at ref. max_depth NULL means the whole reachable graph; cycles end the walk.
+CREATE OR REPLACE FUNCTION upstream(ref text, max_depth integer DEFAULT NULL)
+RETURNS TABLE (from_id text, to_id text, relation text, idx bigint, depth integer) LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE walk(node, depth) AS (
+        SELECT s.id, 0 FROM node_ids(ref) s(id)
+        UNION
+        SELECT e.from_id, w.depth + 1
+          FROM walk w JOIN edges e ON e.to_id = w.node
+         WHERE w.depth < coalesce(max_depth, 1000)
+    ), reach AS (
+        SELECT node, min(depth) AS depth FROM walk GROUP BY node
+    )
+    SELECT e.from_id, e.to_id, e.relation, min(e.idx), min(r.depth) + 1
+      FROM reach r JOIN edges e ON e.to_id = r.node
+     WHERE r.depth < coalesce(max_depth, 1000)
+     GROUP BY e.from_id, e.to_id, e.relation
+     ORDER BY 5, 4, 1, 2
+$$;
+
+-- Everything downstream of ref (what was made from it).
+CREATE OR REPLACE FUNCTION downstream(ref text, max_depth integer DEFAULT NULL)
+RETURNS TABLE (from_id text, to_id text, relation text, idx bigint, depth integer) LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE walk(node, depth) AS (
+        SELECT s.id, 0 FROM node_ids(ref) s(id)
+        UNION
+        SELECT e.to_id, w.depth + 1
+          FROM walk w JOIN edges e ON e.from_id = w.node
+         WHERE w.depth < coalesce(max_depth, 1000)
+    ), reach AS (
+        SELECT node, min(depth) AS depth FROM walk GROUP BY node
+    )
+    SELECT e.from_id, e.to_id, e.relation, min(e.idx), min(r.depth) + 1
+      FROM reach r JOIN edges e ON e.from_id = r.node
+     WHERE r.depth < coalesce(max_depth, 1000)
+     GROUP BY e.from_id, e.to_id, e.relation
+     ORDER BY 5, 4, 1, 2
+$$;
+
+-- The chain of causes of an event: its cause, the cause's cause, ... (depth 1 = the direct cause).
+CREATE OR REPLACE FUNCTION causes(event text, max_depth integer DEFAULT NULL)
+RETURNS TABLE (idx bigint, event_id text, cause_id text, cause_idx bigint, depth integer) LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE chain(idx, event_id, cause_id, cause_idx, depth) AS (
+        SELECT c.idx, c.event_id, c.cause_id, c.cause_idx, 1
+          FROM causation c
+         WHERE c.idx = (SELECT min(x.idx) FROM events x WHERE x.event_id = causes.event)
+        UNION
+        SELECT c.idx, c.event_id, c.cause_id, c.cause_idx, ch.depth + 1
+          FROM chain ch JOIN causation c ON c.idx = ch.cause_idx
+         WHERE ch.depth < coalesce(max_depth, 1000)
+    )
+    SELECT * FROM chain ORDER BY depth
+$$;
+
+-- Views ---------------------------------------------------------------------------------------------------------
+
+-- Every edge with the kinds of its ends and whether each end was declared by an event of its own.
+CREATE OR REPLACE VIEW edges_view AS
+SELECT e.from_id, split_part(e.from_id, '/', 1) AS from_kind, e.relation, e.to_id, split_part(e.to_id, '/', 1) AS to_kind,
+       e.inferred, EXISTS (SELECT 1 FROM nodes n WHERE n.id = e.from_id) AS from_registered,
+       e.to_id ~ '^(validation|deployment)/' OR EXISTS (SELECT 1 FROM nodes n WHERE n.id = e.to_id) AS to_registered,
+       e.idx, e.last_idx
+  FROM edges e;
+
+-- Nodes that edges name but no event declared: data sets used but never registered, models deployed but never
+-- registered, runs that registered a model but never appeared themselves.
+CREATE OR REPLACE VIEW placeholders_view AS
+SELECT p.id, split_part(p.id, '/', 1) AS kind, min(p.idx) AS first_referenced_idx, max(p.idx) AS last_referenced_idx
+  FROM (SELECT e.from_id AS id, e.idx FROM edges e UNION ALL SELECT e.to_id, e.idx FROM edges e) p
+ WHERE p.id !~ '^(validation|deployment)/' AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = p.id)
+ GROUP BY p.id;
