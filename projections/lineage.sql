@@ -36,11 +36,11 @@ END $$;
 
 -- Every event id in the log (all types), so that causation links can name the index of their cause.
 CREATE TABLE IF NOT EXISTS events (
-    event_id text NOT NULL,
     idx      bigint NOT NULL,
-    type     text,
-    PRIMARY KEY (event_id, idx)
+    event_id text NOT NULL,
+    type     text
 );
+CREATE INDEX IF NOT EXISTS events_id ON events USING hash (event_id);   -- equality lookups only; cheaper to insert
 
 -- One row per event that carries a `causationid`.
 CREATE TABLE IF NOT EXISTS causation (
@@ -52,15 +52,14 @@ CREATE TABLE IF NOT EXISTS causation (
 );
 CREATE INDEX IF NOT EXISTS causation_pending ON causation (cause_id) WHERE cause_idx IS NULL;
 
--- Data sets, feature sets, runs and model versions declared by an event of their own (rows never change once
--- written): data sets by mlops.dataset.registered or .ingested, feature sets by mlops.featureset.published, runs by
--- mlops.training.requested or .completed, model versions by mlops.model.registered or a training output. One that
--- only appears at the end of an edge (a data set named as an input but never registered, a model deployed but never
--- registered) has no row here: see placeholders_view. Validations and deployments are declared by the event that
--- creates their edge, so they have no rows here.
+-- Data sets and feature sets declared by an event of their own (rows never change once written): data sets by
+-- mlops.dataset.registered or .ingested, feature sets by mlops.featureset.published. They decide the kind of a
+-- training input named without a prefix. A data set that only appears at the start of an edge (named as an input,
+-- never registered) has no row here: see placeholders_view. (Whether a run or a model version was itself
+-- announced is the registry's business: registry.runs_view.requested, registry.models_view.registered.)
 CREATE TABLE IF NOT EXISTS nodes (
     id   text PRIMARY KEY,
-    kind text NOT NULL,              -- dataset | featureset | run | model | validation | deployment
+    kind text NOT NULL,              -- dataset | featureset
     idx  bigint NOT NULL             -- the first entry that declared it
 );
 
@@ -82,7 +81,10 @@ CREATE OR REPLACE FUNCTION apply_entries(entries jsonb) RETURNS void LANGUAGE pl
 DECLARE
     v_pos bigint;
     v_max bigint;
-    v_all ev[];   -- every entry (data kept only for the types below)
+    v_idx   bigint[];   -- every entry: index, event id, type, causationid
+    v_id    text[];
+    v_type  text[];
+    v_cause text[];
     v_ds  ev[];   -- dataset.registered, dataset.ingested
     v_fs  ev[];   -- featureset.published
     v_run ev[];   -- training.*
@@ -93,17 +95,19 @@ BEGIN
     SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
 
     SELECT max(s.idx),
-           array_agg(ROW(s.idx, s.id, s.t, s.cause, NULL)::ev) FILTER (WHERE s.id IS NOT NULL),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.featureset.published'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.training.requested', 'mlops.training.started',
-                                                         'mlops.training.completed', 'mlops.training.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.registered'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.deployment.requested')
-      INTO v_max, v_all, v_ds, v_fs, v_run, v_mdl, v_val, v_dep
+           array_agg(s.idx) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.id) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.t) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.cause) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.featureset.published'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.training.requested', 'mlops.training.started',
+                                                'mlops.training.completed', 'mlops.training.failed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.model.registered'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.deployment.requested')
+      INTO v_max, v_idx, v_id, v_type, v_cause, v_ds, v_fs, v_run, v_mdl, v_val, v_dep
       FROM (SELECT q.idx, q.t, q.e->>'id' AS id, q.e->>'causationid' AS cause,
-                   jsonb_typeof(q.e->'data') = 'object' AS ok,
                    ROW(q.idx, q.e->>'id', q.t, NULL, q.e->'data')::ev AS r
               FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
                       FROM jsonb_array_elements(entries) AS x
@@ -115,21 +119,24 @@ BEGIN
     END IF;
 
     -- Events and causation ----------------------------------------------------------------------------------
-    IF v_all IS NOT NULL THEN
-        INSERT INTO events (event_id, idx, type)
-        SELECT e.id, e.idx, e.type FROM unnest(v_all) e;
+    IF v_idx IS NOT NULL THEN
+        INSERT INTO events (idx, event_id, type)
+        SELECT * FROM unnest(v_idx, v_id, v_type);
 
         -- the cause is the first entry with that id (it may come later in the log than the event naming it)
         INSERT INTO causation (idx, event_id, cause_id, cause_idx, last_idx)
         SELECT e.idx, e.id, e.cause, c.first_idx, greatest(e.idx, c.first_idx)
-          FROM unnest(v_all) e
+          FROM unnest(v_idx, v_id, v_cause) AS e(idx, id, cause)
           LEFT JOIN LATERAL (SELECT min(x.idx) AS first_idx FROM events x WHERE x.event_id = e.cause) c ON true
          WHERE e.cause IS NOT NULL;
 
-        UPDATE causation c
-           SET cause_idx = b.first_idx, last_idx = greatest(c.idx, b.first_idx)
-          FROM (SELECT e.id, min(e.idx) AS first_idx FROM unnest(v_all) e GROUP BY e.id) b
-         WHERE c.cause_idx IS NULL AND c.cause_id = b.id;
+        -- (ordered by cause_id so that the small partial index answers it, whatever the table's size)
+        IF (SELECT c.cause_id FROM causation c WHERE c.cause_idx IS NULL ORDER BY c.cause_id LIMIT 1) IS NOT NULL THEN
+            UPDATE causation c
+               SET cause_idx = b.first_idx, last_idx = greatest(c.idx, b.first_idx)
+              FROM (SELECT e.id, min(e.idx) AS first_idx FROM unnest(v_idx, v_id) AS e(idx, id) GROUP BY e.id) b
+             WHERE c.cause_idx IS NULL AND c.cause_id = b.id;
+        END IF;
     END IF;
 
     -- Nodes -------------------------------------------------------------------------------------------------
@@ -140,20 +147,7 @@ BEGIN
             UNION ALL
             SELECT 'featureset/' || (e.data->>'name') || '@' || (e.data->>'version'), 'featureset', e.idx
               FROM unnest(v_fs) e
-            UNION ALL
-            SELECT 'run/' || (e.data->>'run_id'), 'run', e.idx
-              FROM unnest(v_run) e
-             WHERE e.type IN ('mlops.training.requested', 'mlops.training.completed')
-            UNION ALL
-            SELECT 'model/' || (o.m->>'model') || '@' || (o.m->>'version'), 'model', e.idx
-              FROM unnest(v_run) e
-             CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(e.data->'outputs') = 'array'
-                                                          THEN e.data->'outputs' ELSE '[]' END) AS o(m)
-             WHERE e.type = 'mlops.training.completed' AND jsonb_typeof(o.m) = 'object'
-            UNION ALL
-            SELECT 'model/' || (e.data->>'model'), 'model', e.idx
-              FROM unnest(v_mdl) e
-             WHERE strpos(e.data->>'model', '@') > 1) n
+            ) n
      WHERE n.id IS NOT NULL
      GROUP BY n.id
     ON CONFLICT (id) DO NOTHING;
@@ -215,8 +209,9 @@ BEGIN
     -- therefore drawn from a data set of that name@version that is still unknown, or known later than it).
     IF v_fs IS NOT NULL AND EXISTS (
            SELECT 1 FROM unnest(v_fs) x
-             JOIN edges e ON e.from_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version')
-                         AND e.relation = 'training_input_of' AND e.inferred) THEN
+            CROSS JOIN LATERAL (SELECT 1 FROM edges e
+                                 WHERE e.from_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version')
+                                   AND e.relation = 'training_input_of' AND e.inferred LIMIT 1) y) THEN
         WITH moved AS (
             DELETE FROM edges e
              USING nodes f
@@ -238,41 +233,52 @@ BEGIN
 END
 $fn$;
 
--- The entry point: see registry.sql. Entries whose content cannot be applied are recorded in `skipped`.
+-- The entry point. Applies the batch in one pass. If an entry's content makes that fail (a value PostgreSQL cannot
+-- convert, which schema validation should have prevented), the batch is split in halves and each half applied the
+-- same way, down to the single entries that fail on their own: those are recorded in `skipped` and passed over, so
+-- a bad entry never stops the ledger. (Any split gives the same tables: the rules do not depend on batch bounds.)
 CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    x       jsonb;
+    n       integer;
     v_state text;
     v_msg   text;
+    v_jit   text := current_setting('jit');
 BEGIN
     IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
         RETURN;
     END IF;
+    n := jsonb_array_length(entries);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- No JIT compilation for these statements: on a large log their cost estimates can pass jit_above_cost, and
+    -- compiling takes ~100 ms for statements that run in ~1 ms. The caller's setting is restored on return.
+    PERFORM set_config('jit', 'off', true);
     BEGIN
         PERFORM apply_entries(entries);
+        PERFORM set_config('jit', v_jit, true);
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-        NULL;
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     END;
-    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
-        BEGIN
-            PERFORM apply_entries(jsonb_build_array(x));
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
-            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
-            ON CONFLICT (idx) DO NOTHING;
-            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
-        END;
-    END LOOP;
+    IF n = 1 THEN
+        INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+        VALUES ((entries->0->>'idx')::bigint, entries->0->'event'->>'id', entries->0->'event'->>'type', v_state, v_msg)
+        ON CONFLICT (idx) DO NOTHING;
+        UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (entries->0->>'idx')::bigint);
+    ELSE
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o <= n / 2));
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o > n / 2));
+    END IF;
+    PERFORM set_config('jit', v_jit, true);
 END
 $fn$;
 
 -- Queries -------------------------------------------------------------------------------------------------------
 
 -- The node ids a ref names: an id with a kind prefix as it is; a bare `name@version` as the data set, else the
--- feature set, else the model version of that name (declared or only referenced), else a run or deployment id;
--- a prefixed ref without `@version` (`model/fraud-detector`) names every version of it.
+-- feature set, else the model version of that name that the graph knows, else a run or deployment id; a prefixed
+-- ref without `@version` (`model/fraud-detector`) names every version of it that the graph knows.
 CREATE OR REPLACE FUNCTION node_ids(ref text) RETURNS SETOF text LANGUAGE sql STABLE AS $$
     WITH c AS (
         SELECT ref AS id, 0 AS pref WHERE ref ~ '^(dataset|featureset|run|model|validation|deployment)/'
@@ -290,9 +296,9 @@ CREATE OR REPLACE FUNCTION node_ids(ref text) RETURNS SETOF text LANGUAGE sql ST
     )
     SELECT id FROM best
     UNION ALL
-    SELECT n.id FROM nodes n
+    SELECT DISTINCT x.id FROM (SELECT e.from_id AS id FROM edges e UNION ALL SELECT e.to_id FROM edges e) x
      WHERE NOT EXISTS (SELECT 1 FROM best) AND strpos(ref, '@') = 0
-       AND ref ~ '^(dataset|featureset|model)/' AND left(n.id, length(ref) + 1) = ref || '@'
+       AND ref ~ '^(dataset|featureset|model)/' AND left(x.id, length(ref) + 1) = ref || '@'
 $$;
 
 -- Everything upstream of ref (what it was made from), breadth first: one row per edge, depth 1 for the edges
@@ -351,18 +357,26 @@ $$;
 
 -- Views ---------------------------------------------------------------------------------------------------------
 
--- Every edge with the kinds of its ends and whether each end was declared by an event of its own.
+-- Every edge with the kinds of its ends.
 CREATE OR REPLACE VIEW edges_view AS
 SELECT e.from_id, split_part(e.from_id, '/', 1) AS from_kind, e.relation, e.to_id, split_part(e.to_id, '/', 1) AS to_kind,
-       e.inferred, EXISTS (SELECT 1 FROM nodes n WHERE n.id = e.from_id) AS from_registered,
-       e.to_id ~ '^(validation|deployment)/' OR EXISTS (SELECT 1 FROM nodes n WHERE n.id = e.to_id) AS to_registered,
-       e.idx, e.last_idx
+       e.inferred, e.idx, e.last_idx
   FROM edges e;
 
--- Nodes that edges name but no event declared: data sets used but never registered, models deployed but never
--- registered, runs that registered a model but never appeared themselves.
+-- Every node of the graph: the declared data sets and feature sets and every end of an edge. `registered` says
+-- whether a data set or feature set was declared by an event of its own (NULL for the other kinds).
+CREATE OR REPLACE VIEW nodes_view AS
+SELECT x.id, split_part(x.id, '/', 1) AS kind, min(x.idx) AS first_idx,
+       CASE WHEN x.id ~ '^(dataset|featureset)/' THEN bool_or(x.declared) END AS registered
+  FROM (SELECT n.id, n.idx, true AS declared FROM nodes n
+        UNION ALL SELECT e.from_id, e.idx, false FROM edges e
+        UNION ALL SELECT e.to_id, e.idx, false FROM edges e) x
+ GROUP BY x.id;
+
+-- Data sets and feature sets that edges name but no event declared (used, never registered or published).
 CREATE OR REPLACE VIEW placeholders_view AS
-SELECT p.id, split_part(p.id, '/', 1) AS kind, min(p.idx) AS first_referenced_idx, max(p.idx) AS last_referenced_idx
-  FROM (SELECT e.from_id AS id, e.idx FROM edges e UNION ALL SELECT e.to_id, e.idx FROM edges e) p
- WHERE p.id !~ '^(validation|deployment)/' AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = p.id)
- GROUP BY p.id;
+SELECT e.from_id AS id, split_part(e.from_id, '/', 1) AS kind, min(e.idx) AS first_referenced_idx,
+       max(e.idx) AS last_referenced_idx
+  FROM edges e
+ WHERE e.from_id ~ '^(dataset|featureset)/' AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = e.from_id)
+ GROUP BY e.from_id;

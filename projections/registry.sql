@@ -31,7 +31,6 @@ DO $$ BEGIN
 EXCEPTION WHEN duplicate_object THEN NULL;
 END $$;
 
-
 -- Tables --------------------------------------------------------------------------------------------------------
 
 CREATE TABLE IF NOT EXISTS dataset_versions (
@@ -92,7 +91,7 @@ CREATE TABLE IF NOT EXISTS runs (
     model            text,           -- from the latest training.requested
     job              text,
     params           jsonb,
-    inputs           jsonb,          -- as requested (resolved kinds in run_inputs)
+    inputs           jsonb,          -- as requested (their kinds: run_inputs_view)
     gpus             jsonb,
     requested_region text,
     requested_by     text,
@@ -114,19 +113,6 @@ CREATE TABLE IF NOT EXISTS runs (
     first_idx        bigint NOT NULL,
     last_idx         bigint NOT NULL
 );
-
-CREATE TABLE IF NOT EXISTS run_inputs (
-    run_id   text NOT NULL,
-    ord      integer NOT NULL,       -- position in the request's `inputs`, from 1
-    ref      text NOT NULL,          -- as written in the request
-    kind     text,                   -- dataset | featureset | NULL while nothing of that name@version is known
-    name     text,
-    version  text,
-    idx      bigint NOT NULL,        -- the training.requested entry
-    last_idx bigint NOT NULL,        -- that entry, or the registration that resolved the kind
-    PRIMARY KEY (run_id, ord)
-);
-CREATE INDEX IF NOT EXISTS run_inputs_unresolved ON run_inputs (name, version) WHERE kind IS NULL;
 
 CREATE TABLE IF NOT EXISTS model_versions (
     name           text NOT NULL,
@@ -184,16 +170,6 @@ CREATE TABLE IF NOT EXISTS validations (
 );
 CREATE INDEX IF NOT EXISTS validations_model ON validations (name, version);
 
-CREATE TABLE IF NOT EXISTS validation_gates (
-    name       text NOT NULL,
-    version    text NOT NULL,
-    gate       text NOT NULL,
-    passed     boolean NOT NULL,     -- the latest result of this gate for this version
-    event_time timestamptz,
-    last_idx   bigint NOT NULL,
-    PRIMARY KEY (name, version, gate)
-);
-
 CREATE TABLE IF NOT EXISTS deployments (
     deployment_id text PRIMARY KEY,
     tenant        text,
@@ -218,18 +194,18 @@ CREATE TABLE IF NOT EXISTS deployments (
 );
 
 CREATE TABLE IF NOT EXISTS deployment_history (
-    idx           bigint PRIMARY KEY,
-    event_id      text,
     deployment_id text NOT NULL,
+    idx           bigint NOT NULL,
+    event_id      text,
     event         text NOT NULL,     -- requested, started, traffic_shifted, completed, rolled_back, failed, drift_detected
     model         text,
     weight        integer,
     reason        text,
     actor         text,
     tenant        text,
-    event_time    timestamptz
+    event_time    timestamptz,
+    PRIMARY KEY (deployment_id, idx)
 );
-CREATE INDEX IF NOT EXISTS deployment_history_dep ON deployment_history (deployment_id, idx);
 
 CREATE TABLE IF NOT EXISTS drifts (
     idx           bigint PRIMARY KEY,
@@ -244,7 +220,6 @@ CREATE TABLE IF NOT EXISTS drifts (
     event_time    timestamptz
 );
 CREATE INDEX IF NOT EXISTS drifts_model ON drifts (name, version);
-CREATE INDEX IF NOT EXISTS drifts_deployment ON drifts (deployment_id);
 
 CREATE TABLE IF NOT EXISTS erasures (
     erasure_id       text PRIMARY KEY,
@@ -264,8 +239,8 @@ CREATE TABLE IF NOT EXISTS erasures (
 
 -- Helpers -------------------------------------------------------------------------------------------------------
 
--- Helpers are written so that PostgreSQL inlines them (one reference to each argument, no sub-select); the
--- hot paths avoid anything that would run as a separate function call per row.
+-- The SQL helpers are inlined by PostgreSQL (one reference to each argument, no sub-select); the PL/pgSQL ones are
+-- only called for fields that are absent from most events.
 
 -- elements of a JSON array as text[]; NULL when j is not an array (no error)
 CREATE OR REPLACE FUNCTION jtext_array(j jsonb) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS
@@ -280,13 +255,7 @@ $$ BEGIN
     RETURN ARRAY(SELECT x COLLATE "C" FROM unnest(a) x WHERE x IS NOT NULL GROUP BY 1 ORDER BY 1);
 END $$;
 
--- a JSON number as numeric, NULL for anything else (for fields the event schemas do not type)
-CREATE OR REPLACE FUNCTION jnum(j jsonb) RETURNS numeric LANGUAGE plpgsql IMMUTABLE AS
-$$ BEGIN
-    IF jsonb_typeof(j) = 'number' THEN RETURN j::numeric; END IF;
-    RETURN NULL;
-END $$;
-
+-- a JSON number as bigint, NULL for anything else (for fields the event schemas do not type)
 CREATE OR REPLACE FUNCTION jbigint(j jsonb) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS
 $$ BEGIN
     IF jsonb_typeof(j) = 'number' AND j::numeric BETWEEN -9223372036854775808 AND 9223372036854775807 THEN
@@ -324,7 +293,6 @@ CREATE OR REPLACE FUNCTION is_stage(s text) RETURNS boolean LANGUAGE sql IMMUTAB
 $$ SELECT lower(s) IN ('none', 'dev', 'development', 'test', 'qa', 'staging', 'preprod', 'pre-production',
                        'production', 'prod', 'archived', 'retired', 'deprecated') $$;
 
-
 -- Apply ---------------------------------------------------------------------------------------------------------
 
 -- Folds entries into the tables. Entries at or below position.applied_through are ignored (already applied).
@@ -345,20 +313,20 @@ BEGIN
     SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
 
     SELECT max(s.idx),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.featureset.published'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.training.requested', 'mlops.training.started',
-                                                         'mlops.training.completed', 'mlops.training.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.registered'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.promoted'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.deployment.requested', 'mlops.deployment.started',
-                                                         'mlops.deployment.traffic_shifted', 'mlops.deployment.completed',
-                                                         'mlops.deployment.rolled_back', 'mlops.deployment.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.drift.detected'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.erasure.requested', 'mlops.erasure.completed'))
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.featureset.published'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.training.requested', 'mlops.training.started',
+                                                'mlops.training.completed', 'mlops.training.failed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.model.registered'),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.model.promoted'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.deployment.requested', 'mlops.deployment.started',
+                                                'mlops.deployment.traffic_shifted', 'mlops.deployment.completed',
+                                                'mlops.deployment.rolled_back', 'mlops.deployment.failed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.drift.detected'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.erasure.requested', 'mlops.erasure.completed'))
       INTO v_max, v_ds, v_fs, v_run, v_mdl, v_prm, v_val, v_dep, v_drf, v_era
-      FROM (SELECT q.idx, q.t, jsonb_typeof(q.e->'data') = 'object' AS ok,
+      FROM (SELECT q.idx, q.t,
                    ROW(q.idx, q.e->>'id', q.t, (q.e->>'time')::timestamptz, coalesce(q.e->>'tenant', 'default'),
                        q.e->>'actor', q.e->'data')::ev AS r
               FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
@@ -431,7 +399,6 @@ BEGIN
                e.actor, e.tenant, e.at
           FROM unnest(v_ds) e
          WHERE e.type = 'mlops.dataset.ingested';
-
     END IF;
 
     -- Feature sets ------------------------------------------------------------------------------------------
@@ -524,58 +491,6 @@ BEGIN
             status_idx       = CASE WHEN run_rank(excluded.status) >= run_rank(t.status) THEN excluded.status_idx ELSE t.status_idx END,
             last_idx         = excluded.last_idx;
 
-        -- the inputs of a run's latest request replace those of its earlier requests
-        DELETE FROM run_inputs ri
-         USING (SELECT DISTINCT e.data->>'run_id' AS run_id FROM unnest(v_run) e
-                 WHERE e.type = 'mlops.training.requested' AND e.data->>'run_id' IS NOT NULL) r
-         WHERE ri.run_id = r.run_id;
-
-        -- kind of a bare ref: a data set known before the request, else a feature set known before it, else
-        -- whichever is known first after it (NULL until then); a `dataset/` or `featureset/` prefix decides alone
-        INSERT INTO run_inputs (run_id, ord, ref, kind, name, version, idx, last_idx)
-        SELECT q.run_id, q.ord::integer, q.ref, k.kind, q.name, q.version, q.idx,
-               CASE WHEN q.declared IS NULL AND k.kind = 'dataset' THEN greatest(q.idx, d.first_idx)
-                    WHEN q.declared IS NULL AND k.kind = 'featureset' THEN greatest(q.idx, f.first_idx)
-                    ELSE q.idx END
-          FROM (SELECT r.run_id, r.idx, i.ord, i.ref,
-                       CASE WHEN i.ref LIKE 'dataset/%' THEN 'dataset'
-                            WHEN i.ref LIKE 'featureset/%' THEN 'featureset' END AS declared,
-                       split_part(i.bare, '@', 1) AS name, nullif(split_part(i.bare, '@', 2), '') AS version
-                  FROM (SELECT DISTINCT ON (e.data->>'run_id') e.data->>'run_id' AS run_id, e.idx, e.data->'inputs' AS inputs
-                          FROM unnest(v_run) e
-                         WHERE e.type = 'mlops.training.requested' AND e.data->>'run_id' IS NOT NULL
-                         ORDER BY e.data->>'run_id', e.idx DESC) r
-                 CROSS JOIN LATERAL (SELECT x.ref, x.ord,
-                                            CASE WHEN x.ref LIKE 'dataset/%' THEN substr(x.ref, 9)
-                                                 WHEN x.ref LIKE 'featureset/%' THEN substr(x.ref, 12)
-                                                 ELSE x.ref END AS bare
-                                       FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.inputs) = 'array'
-                                                                           THEN r.inputs ELSE '[]' END)
-                                            WITH ORDINALITY AS x(ref, ord)) i) q
-         CROSS JOIN LATERAL (SELECT (SELECT x.first_idx FROM dataset_versions x
-                                      WHERE x.name = q.name AND x.version = q.version) AS first_idx OFFSET 0) d
-         CROSS JOIN LATERAL (SELECT (SELECT x.first_idx FROM featureset_versions x
-                                      WHERE x.name = q.name AND x.version = q.version) AS first_idx OFFSET 0) f
-         CROSS JOIN LATERAL (SELECT CASE
-                    WHEN q.declared IS NOT NULL THEN q.declared
-                    WHEN d.first_idx IS NOT NULL AND (d.first_idx < q.idx OR f.first_idx IS NULL OR d.first_idx < f.first_idx) THEN 'dataset'
-                    WHEN f.first_idx IS NOT NULL THEN 'featureset' END AS kind) k;
-    END IF;
-
-    -- inputs named before anything of that name@version was known: the first registration decides
-    IF (v_ds IS NOT NULL OR v_fs IS NOT NULL) AND EXISTS (SELECT 1 FROM run_inputs WHERE kind IS NULL) THEN
-        UPDATE run_inputs ri
-           SET kind = k.kind,
-               last_idx = greatest(ri.idx, CASE k.kind WHEN 'dataset' THEN d.first_idx ELSE f.first_idx END)
-          FROM (SELECT DISTINCT e.data->>'name' AS name, e.data->>'version' AS version
-                  FROM unnest(coalesce(v_ds, '{}') || coalesce(v_fs, '{}')) e) n
-         CROSS JOIN LATERAL (SELECT (SELECT x.first_idx FROM dataset_versions x
-                                      WHERE x.name = n.name AND x.version = n.version) AS first_idx OFFSET 0) d
-         CROSS JOIN LATERAL (SELECT (SELECT x.first_idx FROM featureset_versions x
-                                      WHERE x.name = n.name AND x.version = n.version) AS first_idx OFFSET 0) f
-         CROSS JOIN LATERAL (SELECT CASE WHEN d.first_idx IS NOT NULL AND (f.first_idx IS NULL OR d.first_idx < f.first_idx) THEN 'dataset'
-                                         WHEN f.first_idx IS NOT NULL THEN 'featureset' END AS kind) k
-         WHERE ri.kind IS NULL AND ri.name = n.name AND ri.version = n.version AND k.kind IS NOT NULL;
     END IF;
 
     -- Models and model versions -----------------------------------------------------------------------------
@@ -689,15 +604,6 @@ BEGIN
                e.actor, e.tenant, e.at
           FROM unnest(v_val) e;
 
-        INSERT INTO validation_gates AS t (name, version, gate, passed, event_time, last_idx)
-        SELECT DISTINCT ON (p.name, p.version, p.gate) p.name, p.version, p.gate, p.passed, p.at, p.idx
-          FROM (SELECT ref_name(e.data->>'model') AS name, ref_version(e.data->>'model') AS version,
-                       e.data->>'gate' AS gate, e.type = 'mlops.validation.passed' AS passed, e.at, e.idx
-                  FROM unnest(v_val) e) p
-         WHERE p.name IS NOT NULL AND p.version IS NOT NULL AND p.gate IS NOT NULL
-         ORDER BY p.name, p.version, p.gate, p.idx DESC
-        ON CONFLICT (name, version, gate) DO UPDATE SET
-            passed = excluded.passed, event_time = excluded.event_time, last_idx = excluded.last_idx;
     END IF;
 
     -- Deployments -------------------------------------------------------------------------------------------
@@ -805,35 +711,44 @@ BEGIN
 END
 $fn$;
 
--- The entry point. Applies the batch in one pass; if an entry's content makes that fail (a value PostgreSQL
--- cannot convert, which schema validation should have prevented), applies the entries one by one instead and
--- records each entry that fails on its own in `skipped`, so a bad entry never stops the ledger.
+-- The entry point. Applies the batch in one pass. If an entry's content makes that fail (a value PostgreSQL cannot
+-- convert, which schema validation should have prevented), the batch is split in halves and each half applied the
+-- same way, down to the single entries that fail on their own: those are recorded in `skipped` and passed over, so
+-- a bad entry never stops the ledger. (Any split gives the same tables: the rules do not depend on batch bounds.)
 CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    x       jsonb;
+    n       integer;
     v_state text;
     v_msg   text;
+    v_jit   text := current_setting('jit');
 BEGIN
     IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
         RETURN;
     END IF;
+    n := jsonb_array_length(entries);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- No JIT compilation for these statements: on a large log their cost estimates can pass jit_above_cost, and
+    -- compiling takes ~100 ms for statements that run in ~1 ms. The caller's setting is restored on return.
+    PERFORM set_config('jit', 'off', true);
     BEGIN
         PERFORM apply_entries(entries);
+        PERFORM set_config('jit', v_jit, true);
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-        NULL;
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     END;
-    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
-        BEGIN
-            PERFORM apply_entries(jsonb_build_array(x));
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
-            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
-            ON CONFLICT (idx) DO NOTHING;
-            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
-        END;
-    END LOOP;
+    IF n = 1 THEN
+        INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+        VALUES ((entries->0->>'idx')::bigint, entries->0->'event'->>'id', entries->0->'event'->>'type', v_state, v_msg)
+        ON CONFLICT (idx) DO NOTHING;
+        UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (entries->0->>'idx')::bigint);
+    ELSE
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o <= n / 2));
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o > n / 2));
+    END IF;
+    PERFORM set_config('jit', v_jit, true);
 END
 $fn$;
 
@@ -850,12 +765,38 @@ SELECT f.name, f.version, f.name || '@' || f.version AS ref, f.tenant, f.inputs,
        f.published_at, f.updated_at, f.first_idx, f.last_idx
   FROM featureset_versions f;
 
+-- The inputs of each run's latest request, with their kind: a `dataset/` or `featureset/` prefix decides; a bare
+-- ref is a data set when one of that name@version was known before the request, else a feature set known before it,
+-- else whichever of the two became known first after it; `unresolved` while neither is known. resolved_idx is the
+-- entry that settled the kind (the request itself, or the later registration).
+CREATE OR REPLACE VIEW run_inputs_view AS
+SELECT r.run_id, i.ord::integer AS ord, i.ref, coalesce(k.kind, 'unresolved') AS kind, i.name, i.version,
+       r.requested_idx AS idx,
+       CASE WHEN i.declared IS NULL AND k.kind = 'dataset' THEN greatest(r.requested_idx, d.first_idx)
+            WHEN i.declared IS NULL AND k.kind = 'featureset' THEN greatest(r.requested_idx, f.first_idx)
+            ELSE r.requested_idx END AS resolved_idx
+  FROM runs r
+ CROSS JOIN LATERAL (SELECT x.ref, x.ord,
+                            CASE WHEN x.ref LIKE 'dataset/%' THEN 'dataset' WHEN x.ref LIKE 'featureset/%' THEN 'featureset' END AS declared,
+                            split_part(x.bare, '@', 1) AS name, nullif(split_part(x.bare, '@', 2), '') AS version
+                       FROM (SELECT y.ref, y.ord,
+                                    CASE WHEN y.ref LIKE 'dataset/%' THEN substr(y.ref, 9)
+                                         WHEN y.ref LIKE 'featureset/%' THEN substr(y.ref, 12) ELSE y.ref END AS bare
+                               FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.inputs) = 'array' THEN r.inputs ELSE '[]' END)
+                                    WITH ORDINALITY AS y(ref, ord)) x) i
+  LEFT JOIN dataset_versions d ON d.name = i.name AND d.version = i.version
+  LEFT JOIN featureset_versions f ON f.name = i.name AND f.version = i.version
+ CROSS JOIN LATERAL (SELECT CASE
+            WHEN i.declared IS NOT NULL THEN i.declared
+            WHEN d.first_idx IS NOT NULL AND (d.first_idx < r.requested_idx OR f.first_idx IS NULL OR d.first_idx < f.first_idx) THEN 'dataset'
+            WHEN f.first_idx IS NOT NULL THEN 'featureset' END AS kind) k;
+
 CREATE OR REPLACE VIEW runs_view AS
 SELECT r.run_id, r.tenant, r.model, r.job, r.status,
        coalesce(r.region, r.requested_region) AS region, r.node, r.requested_region,
        r.params, r.metrics, r.gpus,
-       coalesce((SELECT jsonb_agg(jsonb_build_object('ref', i.ref, 'kind', coalesce(i.kind, 'unresolved')) ORDER BY i.ord)
-                   FROM run_inputs i WHERE i.run_id = r.run_id), '[]') AS inputs,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('ref', i.ref, 'kind', i.kind) ORDER BY i.ord)
+                   FROM run_inputs_view i WHERE i.run_id = r.run_id), '[]') AS inputs,
        r.outputs, r.requested_by, r.requested_at, r.started_at,
        CASE r.status WHEN 'completed' THEN r.completed_at WHEN 'failed' THEN r.failed_at END AS ended_at,
        extract(epoch FROM CASE r.status WHEN 'completed' THEN r.completed_at WHEN 'failed' THEN r.failed_at END - r.started_at) AS duration_seconds,
@@ -874,13 +815,16 @@ SELECT mv.name, mv.version, mv.name || '@' || mv.version AS ref, mv.tenant,
   LEFT JOIN LATERAL (SELECT bool_and(g.passed) AS all_passed,
                             array_agg(g.gate ORDER BY g.gate COLLATE "C") AS gates,
                             array_agg(g.gate ORDER BY g.gate COLLATE "C") FILTER (WHERE NOT g.passed) AS failed_gates
-                       FROM validation_gates g WHERE g.name = mv.name AND g.version = mv.version) vg ON true;
+                       FROM (SELECT DISTINCT ON (v.gate) v.gate, v.passed
+                               FROM validations v
+                              WHERE v.name = mv.name AND v.version = mv.version AND v.gate IS NOT NULL
+                              ORDER BY v.gate, v.idx DESC) g) vg ON true;
 
 CREATE OR REPLACE VIEW deployments_view AS
 SELECT d.deployment_id, d.tenant, d.model, d.model_name, d.model_version, d.environment, d.region, d.strategy,
        d.job, d.status, d.weight, d.requested_by, d.requested_at, d.started_at, d.status_at,
        CASE WHEN d.status IN ('completed', 'failed', 'rolled_back') THEN d.status_at END AS ended_at,
        d.reason,
-       (SELECT count(*) FROM drifts x WHERE x.deployment_id = d.deployment_id) AS drift_alerts,
+       (SELECT count(*) FROM deployment_history h WHERE h.deployment_id = d.deployment_id AND h.event = 'drift_detected') AS drift_alerts,
        d.requested_idx IS NOT NULL AS requested, d.first_idx, d.last_idx
   FROM deployments d;

@@ -102,14 +102,14 @@ BEGIN
     SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
 
     SELECT max(s.idx),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.featureset.published'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.training.requested', 'mlops.training.started',
-                                                         'mlops.training.completed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.registered'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.deployment.requested')
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.featureset.published'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.training.requested', 'mlops.training.started',
+                                                'mlops.training.completed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.model.registered'),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.deployment.requested')
       INTO v_max, v_ds, v_fs, v_run, v_mdl, v_dep
-      FROM (SELECT q.idx, q.t, jsonb_typeof(q.e->'data') = 'object' AS ok,
+      FROM (SELECT q.idx, q.t,
                    ROW(q.idx, q.e->>'id', q.t, coalesce(q.e->>'tenant', 'default'), q.e->'data')::ev AS r
               FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
                       FROM jsonb_array_elements(entries) AS x
@@ -143,11 +143,11 @@ BEGIN
                CASE WHEN e.data ? 'categories' THEN jtext_array(e.data->'categories') END
           FROM unnest(v_fs) e
         UNION ALL
-        SELECT 'run/' || (e.data->>'run_id'), 'run', e.data->>'run_id', e.idx, e.tenant,
-               CASE WHEN e.type IN ('mlops.training.requested', 'mlops.training.started') THEN e.data->>'region' END, NULL,
+        SELECT 'run/' || (e.data->>'run_id'), 'run', e.data->>'run_id', e.idx, e.tenant, e.data->>'region', NULL,
                CASE WHEN e.data ? 'regimes' THEN jtext_array(e.data->'regimes') END,
                CASE WHEN e.data ? 'categories' THEN jtext_array(e.data->'categories') END
           FROM unnest(v_run) e
+         WHERE e.type IN ('mlops.training.requested', 'mlops.training.started')
         UNION ALL
         SELECT 'model/' || (o.m->>'model') || '@' || (o.m->>'version'), 'model',
                (o.m->>'model') || '@' || (o.m->>'version'), e.idx, e.tenant, NULL, NULL, NULL, NULL
@@ -254,7 +254,9 @@ BEGIN
     -- now from the data set of that name@version, unknown or known only later than it).
     IF v_fs IS NOT NULL AND EXISTS (
            SELECT 1 FROM unnest(v_fs) x
-             JOIN edges e ON e.parent_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version') AND e.inferred) THEN
+            CROSS JOIN LATERAL (SELECT 1 FROM edges e
+                                 WHERE e.parent_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version')
+                                   AND e.inferred LIMIT 1) y) THEN
         WITH moved AS (
             DELETE FROM edges e
              USING entities f
@@ -275,33 +277,44 @@ BEGIN
 END
 $fn$;
 
--- The entry point: see registry.sql. Entries whose content cannot be applied are recorded in `skipped`.
+-- The entry point. Applies the batch in one pass. If an entry's content makes that fail (a value PostgreSQL cannot
+-- convert, which schema validation should have prevented), the batch is split in halves and each half applied the
+-- same way, down to the single entries that fail on their own: those are recorded in `skipped` and passed over, so
+-- a bad entry never stops the ledger. (Any split gives the same tables: the rules do not depend on batch bounds.)
 CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    x       jsonb;
+    n       integer;
     v_state text;
     v_msg   text;
+    v_jit   text := current_setting('jit');
 BEGIN
     IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
         RETURN;
     END IF;
+    n := jsonb_array_length(entries);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- No JIT compilation for these statements: on a large log their cost estimates can pass jit_above_cost, and
+    -- compiling takes ~100 ms for statements that run in ~1 ms. The caller's setting is restored on return.
+    PERFORM set_config('jit', 'off', true);
     BEGIN
         PERFORM apply_entries(entries);
+        PERFORM set_config('jit', v_jit, true);
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-        NULL;
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     END;
-    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
-        BEGIN
-            PERFORM apply_entries(jsonb_build_array(x));
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
-            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
-            ON CONFLICT (idx) DO NOTHING;
-            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
-        END;
-    END LOOP;
+    IF n = 1 THEN
+        INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+        VALUES ((entries->0->>'idx')::bigint, entries->0->'event'->>'id', entries->0->'event'->>'type', v_state, v_msg)
+        ON CONFLICT (idx) DO NOTHING;
+        UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (entries->0->>'idx')::bigint);
+    ELSE
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o <= n / 2));
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o > n / 2));
+    END IF;
+    PERFORM set_config('jit', v_jit, true);
 END
 $fn$;
 
@@ -346,17 +359,30 @@ $$;
 CREATE OR REPLACE FUNCTION sources(refs text[])
 RETURNS TABLE (ref text, kind text, location text, classification text, regimes text[], categories text[], path text[])
 LANGUAGE sql STABLE AS $$
-    SELECT r.ref, split_part(o.id, '/', 1), e.location, e.classification,
+    -- One walk up the edges for all refs at once (policy decisions ask for a batch's refs together); per ref
+    -- and ancestor the shortest path, ties broken bytewise, as ancestry() does for one id.
+    WITH RECURSIVE req(ord, ref, id) AS (
+        SELECT r.ord, r.ref, resolve_ref(r.ref) FROM unnest(refs) WITH ORDINALITY AS r(ref, ord)
+    ), up(ord, node, path) AS (
+        SELECT ord, id, ARRAY[id] FROM req WHERE id IS NOT NULL
+        UNION ALL
+        SELECT up.ord, e.parent_id, up.path || e.parent_id
+          FROM up JOIN edges e ON e.child_id = up.node
+         WHERE cardinality(up.path) < 16 AND e.parent_id <> ALL (up.path)
+    ), best AS (
+        SELECT DISTINCT ON (up.ord, up.node) up.ord, up.node, up.path
+          FROM up
+         ORDER BY up.ord, up.node, cardinality(up.path), up.path COLLATE "C"
+    ), o AS (
+        SELECT ord, node AS id, path FROM best
+        UNION ALL
+        SELECT ord, NULL, ARRAY[ref] FROM req WHERE id IS NULL
+    )
+    SELECT q.ref, split_part(o.id, '/', 1), e.location, e.classification,
            coalesce(e.regimes, '{}'), coalesce(e.categories, '{}'), o.path
-      FROM unnest(refs) WITH ORDINALITY AS r(ref, ord)
-     CROSS JOIN LATERAL (SELECT resolve_ref(r.ref) AS id) x
-     CROSS JOIN LATERAL (SELECT x.id AS id, ARRAY[x.id] AS path WHERE x.id IS NOT NULL
-                         UNION ALL
-                         SELECT a.origin_id, a.path FROM ancestry(x.id) a WHERE x.id IS NOT NULL
-                         UNION ALL
-                         SELECT NULL, ARRAY[r.ref] WHERE x.id IS NULL) o
+      FROM o JOIN req q ON q.ord = o.ord
       LEFT JOIN entities e ON e.id = o.id
-     ORDER BY r.ord, cardinality(o.path), o.path COLLATE "C"
+     ORDER BY o.ord, cardinality(o.path), o.path COLLATE "C"
 $$;
 
 -- Views ---------------------------------------------------------------------------------------------------------

@@ -93,18 +93,20 @@ DECLARE
 BEGIN
     SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
 
-    SELECT max(s.idx),
-           array_agg(ROW(s.idx, s.e->>'id', s.t, (s.e->>'time')::timestamptz, coalesce(s.e->>'tenant', 'default'),
-                         s.e->>'actor', s.e->'data')::ev)
-               FILTER (WHERE s.t IN ('mlops.access.granted', 'mlops.access.revoked') AND jsonb_typeof(s.e->'data') = 'object')
-      INTO v_max, v_acc
-      FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
-              FROM jsonb_array_elements(entries) AS x) s
-     WHERE s.idx > v_pos;
-
-    IF v_max IS NULL THEN
+    -- entries come in log order: the last one has the largest index
+    v_max := (entries -> -1 ->> 'idx')::bigint;
+    IF v_max IS NULL OR v_max <= v_pos THEN
         RETURN;
     END IF;
+
+    -- only the access entries are decoded (the jsonpath filter runs over the binary array without copying the others)
+    SELECT array_agg(ROW(s.idx, s.e->>'id', s.e->>'type', (s.e->>'time')::timestamptz, coalesce(s.e->>'tenant', 'default'),
+                         s.e->>'actor', s.e->'data')::ev)
+      INTO v_acc
+      FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e
+              FROM jsonb_path_query(entries, '$[*] ? (@.event.type == "mlops.access.granted" || @.event.type == "mlops.access.revoked")') AS x
+            OFFSET 0) s
+     WHERE s.idx > v_pos;
 
     IF v_acc IS NOT NULL THEN
         INSERT INTO access_history (idx, event_id, action, principal, resource, role, actor, tenant, event_time, expires, ticket)
@@ -115,11 +117,12 @@ BEGIN
         INSERT INTO grants AS t (principal, resource, role, tenant, active, granted_at, granted_idx, granted_by, expires,
                                  ticket, revoked_at, revoked_idx, revoked_by, last_idx)
         WITH b AS (
-            SELECT h.principal, h.resource, h.role, h.idx, h.event_time, h.tenant, h.actor, h.expires, h.ticket,
-                   h.action = 'granted' AS granted
-              FROM access_history h
-             WHERE h.idx IN (SELECT e.idx FROM unnest(v_acc) e)
-               AND h.principal IS NOT NULL AND h.resource IS NOT NULL AND h.role IS NOT NULL
+            SELECT e.data->>'principal' AS principal, e.data->>'resource' AS resource, e.data->>'role' AS role,
+                   e.idx, e.at AS event_time, e.tenant, e.actor,
+                   CASE WHEN e.data ? 'expires' THEN rfc3339(e.data->>'expires') END AS expires, e.data->>'ticket' AS ticket,
+                   e.type = 'mlops.access.granted' AS granted
+              FROM unnest(v_acc) e
+             WHERE e.data->>'principal' IS NOT NULL AND e.data->>'resource' IS NOT NULL AND e.data->>'role' IS NOT NULL
         ), l AS (
             SELECT DISTINCT ON (principal, resource, role) * FROM b ORDER BY principal, resource, role, idx DESC
         ), lg AS (
@@ -150,33 +153,44 @@ BEGIN
 END
 $fn$;
 
--- The entry point: see registry.sql. Entries whose content cannot be applied are recorded in `skipped`.
+-- The entry point. Applies the batch in one pass. If an entry's content makes that fail (a value PostgreSQL cannot
+-- convert, which schema validation should have prevented), the batch is split in halves and each half applied the
+-- same way, down to the single entries that fail on their own: those are recorded in `skipped` and passed over, so
+-- a bad entry never stops the ledger. (Any split gives the same tables: the rules do not depend on batch bounds.)
 CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    x       jsonb;
+    n       integer;
     v_state text;
     v_msg   text;
+    v_jit   text := current_setting('jit');
 BEGIN
     IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
         RETURN;
     END IF;
+    n := jsonb_array_length(entries);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- No JIT compilation for these statements: on a large log their cost estimates can pass jit_above_cost, and
+    -- compiling takes ~100 ms for statements that run in ~1 ms. The caller's setting is restored on return.
+    PERFORM set_config('jit', 'off', true);
     BEGIN
         PERFORM apply_entries(entries);
+        PERFORM set_config('jit', v_jit, true);
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-        NULL;
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     END;
-    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
-        BEGIN
-            PERFORM apply_entries(jsonb_build_array(x));
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
-            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
-            ON CONFLICT (idx) DO NOTHING;
-            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
-        END;
-    END LOOP;
+    IF n = 1 THEN
+        INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+        VALUES ((entries->0->>'idx')::bigint, entries->0->'event'->>'id', entries->0->'event'->>'type', v_state, v_msg)
+        ON CONFLICT (idx) DO NOTHING;
+        UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (entries->0->>'idx')::bigint);
+    ELSE
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o <= n / 2));
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o > n / 2));
+    END IF;
+    PERFORM set_config('jit', v_jit, true);
 END
 $fn$;
 
@@ -277,17 +291,19 @@ DECLARE
 BEGIN
     SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
 
-    SELECT max(s.idx),
-           array_agg(ROW(s.idx, s.t, (s.e->>'time')::timestamptz, coalesce(s.e->>'tenant', 'default'), s.e->'data')::ev)
-               FILTER (WHERE s.t IN ('mlops.gpu.allocated', 'mlops.gpu.released') AND jsonb_typeof(s.e->'data') = 'object')
-      INTO v_max, v_gpu
-      FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
-              FROM jsonb_array_elements(entries) AS x) s
-     WHERE s.idx > v_pos;
-
-    IF v_max IS NULL THEN
+    -- entries come in log order: the last one has the largest index
+    v_max := (entries -> -1 ->> 'idx')::bigint;
+    IF v_max IS NULL OR v_max <= v_pos THEN
         RETURN;
     END IF;
+
+    -- only the GPU entries are decoded (the jsonpath filter runs over the binary array without copying the others)
+    SELECT array_agg(ROW(s.idx, s.e->>'type', (s.e->>'time')::timestamptz, coalesce(s.e->>'tenant', 'default'), s.e->'data')::ev)
+      INTO v_gpu
+      FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e
+              FROM jsonb_path_query(entries, '$[*] ? (@.event.type == "mlops.gpu.allocated" || @.event.type == "mlops.gpu.released")') AS x
+            OFFSET 0) s
+     WHERE s.idx > v_pos;
 
     IF v_gpu IS NOT NULL THEN
         INSERT INTO allocations AS t (allocation_id, run_id, node, region, gpu_type, count, tenant, allocated_at,
@@ -337,33 +353,44 @@ BEGIN
 END
 $fn$;
 
--- The entry point: see registry.sql. Entries whose content cannot be applied are recorded in `skipped`.
+-- The entry point. Applies the batch in one pass. If an entry's content makes that fail (a value PostgreSQL cannot
+-- convert, which schema validation should have prevented), the batch is split in halves and each half applied the
+-- same way, down to the single entries that fail on their own: those are recorded in `skipped` and passed over, so
+-- a bad entry never stops the ledger. (Any split gives the same tables: the rules do not depend on batch bounds.)
 CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    x       jsonb;
+    n       integer;
     v_state text;
     v_msg   text;
+    v_jit   text := current_setting('jit');
 BEGIN
     IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
         RETURN;
     END IF;
+    n := jsonb_array_length(entries);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- No JIT compilation for these statements: on a large log their cost estimates can pass jit_above_cost, and
+    -- compiling takes ~100 ms for statements that run in ~1 ms. The caller's setting is restored on return.
+    PERFORM set_config('jit', 'off', true);
     BEGIN
         PERFORM apply_entries(entries);
+        PERFORM set_config('jit', v_jit, true);
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-        NULL;
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     END;
-    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
-        BEGIN
-            PERFORM apply_entries(jsonb_build_array(x));
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
-            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
-            ON CONFLICT (idx) DO NOTHING;
-            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
-        END;
-    END LOOP;
+    IF n = 1 THEN
+        INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+        VALUES ((entries->0->>'idx')::bigint, entries->0->'event'->>'id', entries->0->'event'->>'type', v_state, v_msg)
+        ON CONFLICT (idx) DO NOTHING;
+        UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (entries->0->>'idx')::bigint);
+    ELSE
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o <= n / 2));
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o > n / 2));
+    END IF;
+    PERFORM set_config('jit', v_jit, true);
 END
 $fn$;
 
@@ -466,11 +493,11 @@ END $$;
 
 -- Every event id in the log (all types), so that causation links can name the index of their cause.
 CREATE TABLE IF NOT EXISTS events (
-    event_id text NOT NULL,
     idx      bigint NOT NULL,
-    type     text,
-    PRIMARY KEY (event_id, idx)
+    event_id text NOT NULL,
+    type     text
 );
+CREATE INDEX IF NOT EXISTS events_id ON events USING hash (event_id);   -- equality lookups only; cheaper to insert
 
 -- One row per event that carries a `causationid`.
 CREATE TABLE IF NOT EXISTS causation (
@@ -482,15 +509,14 @@ CREATE TABLE IF NOT EXISTS causation (
 );
 CREATE INDEX IF NOT EXISTS causation_pending ON causation (cause_id) WHERE cause_idx IS NULL;
 
--- Data sets, feature sets, runs and model versions declared by an event of their own (rows never change once
--- written): data sets by mlops.dataset.registered or .ingested, feature sets by mlops.featureset.published, runs by
--- mlops.training.requested or .completed, model versions by mlops.model.registered or a training output. One that
--- only appears at the end of an edge (a data set named as an input but never registered, a model deployed but never
--- registered) has no row here: see placeholders_view. Validations and deployments are declared by the event that
--- creates their edge, so they have no rows here.
+-- Data sets and feature sets declared by an event of their own (rows never change once written): data sets by
+-- mlops.dataset.registered or .ingested, feature sets by mlops.featureset.published. They decide the kind of a
+-- training input named without a prefix. A data set that only appears at the start of an edge (named as an input,
+-- never registered) has no row here: see placeholders_view. (Whether a run or a model version was itself
+-- announced is the registry's business: registry.runs_view.requested, registry.models_view.registered.)
 CREATE TABLE IF NOT EXISTS nodes (
     id   text PRIMARY KEY,
-    kind text NOT NULL,              -- dataset | featureset | run | model | validation | deployment
+    kind text NOT NULL,              -- dataset | featureset
     idx  bigint NOT NULL             -- the first entry that declared it
 );
 
@@ -512,7 +538,10 @@ CREATE OR REPLACE FUNCTION apply_entries(entries jsonb) RETURNS void LANGUAGE pl
 DECLARE
     v_pos bigint;
     v_max bigint;
-    v_all ev[];   -- every entry (data kept only for the types below)
+    v_idx   bigint[];   -- every entry: index, event id, type, causationid
+    v_id    text[];
+    v_type  text[];
+    v_cause text[];
     v_ds  ev[];   -- dataset.registered, dataset.ingested
     v_fs  ev[];   -- featureset.published
     v_run ev[];   -- training.*
@@ -523,17 +552,19 @@ BEGIN
     SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
 
     SELECT max(s.idx),
-           array_agg(ROW(s.idx, s.id, s.t, s.cause, NULL)::ev) FILTER (WHERE s.id IS NOT NULL),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.featureset.published'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.training.requested', 'mlops.training.started',
-                                                         'mlops.training.completed', 'mlops.training.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.registered'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.deployment.requested')
-      INTO v_max, v_all, v_ds, v_fs, v_run, v_mdl, v_val, v_dep
+           array_agg(s.idx) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.id) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.t) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.cause) FILTER (WHERE s.id IS NOT NULL),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.featureset.published'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.training.requested', 'mlops.training.started',
+                                                'mlops.training.completed', 'mlops.training.failed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.model.registered'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.deployment.requested')
+      INTO v_max, v_idx, v_id, v_type, v_cause, v_ds, v_fs, v_run, v_mdl, v_val, v_dep
       FROM (SELECT q.idx, q.t, q.e->>'id' AS id, q.e->>'causationid' AS cause,
-                   jsonb_typeof(q.e->'data') = 'object' AS ok,
                    ROW(q.idx, q.e->>'id', q.t, NULL, q.e->'data')::ev AS r
               FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
                       FROM jsonb_array_elements(entries) AS x
@@ -545,21 +576,24 @@ BEGIN
     END IF;
 
     -- Events and causation ----------------------------------------------------------------------------------
-    IF v_all IS NOT NULL THEN
-        INSERT INTO events (event_id, idx, type)
-        SELECT e.id, e.idx, e.type FROM unnest(v_all) e;
+    IF v_idx IS NOT NULL THEN
+        INSERT INTO events (idx, event_id, type)
+        SELECT * FROM unnest(v_idx, v_id, v_type);
 
         -- the cause is the first entry with that id (it may come later in the log than the event naming it)
         INSERT INTO causation (idx, event_id, cause_id, cause_idx, last_idx)
         SELECT e.idx, e.id, e.cause, c.first_idx, greatest(e.idx, c.first_idx)
-          FROM unnest(v_all) e
+          FROM unnest(v_idx, v_id, v_cause) AS e(idx, id, cause)
           LEFT JOIN LATERAL (SELECT min(x.idx) AS first_idx FROM events x WHERE x.event_id = e.cause) c ON true
          WHERE e.cause IS NOT NULL;
 
-        UPDATE causation c
-           SET cause_idx = b.first_idx, last_idx = greatest(c.idx, b.first_idx)
-          FROM (SELECT e.id, min(e.idx) AS first_idx FROM unnest(v_all) e GROUP BY e.id) b
-         WHERE c.cause_idx IS NULL AND c.cause_id = b.id;
+        -- (ordered by cause_id so that the small partial index answers it, whatever the table's size)
+        IF (SELECT c.cause_id FROM causation c WHERE c.cause_idx IS NULL ORDER BY c.cause_id LIMIT 1) IS NOT NULL THEN
+            UPDATE causation c
+               SET cause_idx = b.first_idx, last_idx = greatest(c.idx, b.first_idx)
+              FROM (SELECT e.id, min(e.idx) AS first_idx FROM unnest(v_idx, v_id) AS e(idx, id) GROUP BY e.id) b
+             WHERE c.cause_idx IS NULL AND c.cause_id = b.id;
+        END IF;
     END IF;
 
     -- Nodes -------------------------------------------------------------------------------------------------
@@ -570,20 +604,7 @@ BEGIN
             UNION ALL
             SELECT 'featureset/' || (e.data->>'name') || '@' || (e.data->>'version'), 'featureset', e.idx
               FROM unnest(v_fs) e
-            UNION ALL
-            SELECT 'run/' || (e.data->>'run_id'), 'run', e.idx
-              FROM unnest(v_run) e
-             WHERE e.type IN ('mlops.training.requested', 'mlops.training.completed')
-            UNION ALL
-            SELECT 'model/' || (o.m->>'model') || '@' || (o.m->>'version'), 'model', e.idx
-              FROM unnest(v_run) e
-             CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(e.data->'outputs') = 'array'
-                                                          THEN e.data->'outputs' ELSE '[]' END) AS o(m)
-             WHERE e.type = 'mlops.training.completed' AND jsonb_typeof(o.m) = 'object'
-            UNION ALL
-            SELECT 'model/' || (e.data->>'model'), 'model', e.idx
-              FROM unnest(v_mdl) e
-             WHERE strpos(e.data->>'model', '@') > 1) n
+            ) n
      WHERE n.id IS NOT NULL
      GROUP BY n.id
     ON CONFLICT (id) DO NOTHING;
@@ -645,8 +666,9 @@ BEGIN
     -- therefore drawn from a data set of that name@version that is still unknown, or known later than it).
     IF v_fs IS NOT NULL AND EXISTS (
            SELECT 1 FROM unnest(v_fs) x
-             JOIN edges e ON e.from_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version')
-                         AND e.relation = 'training_input_of' AND e.inferred) THEN
+            CROSS JOIN LATERAL (SELECT 1 FROM edges e
+                                 WHERE e.from_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version')
+                                   AND e.relation = 'training_input_of' AND e.inferred LIMIT 1) y) THEN
         WITH moved AS (
             DELETE FROM edges e
              USING nodes f
@@ -668,41 +690,52 @@ BEGIN
 END
 $fn$;
 
--- The entry point: see registry.sql. Entries whose content cannot be applied are recorded in `skipped`.
+-- The entry point. Applies the batch in one pass. If an entry's content makes that fail (a value PostgreSQL cannot
+-- convert, which schema validation should have prevented), the batch is split in halves and each half applied the
+-- same way, down to the single entries that fail on their own: those are recorded in `skipped` and passed over, so
+-- a bad entry never stops the ledger. (Any split gives the same tables: the rules do not depend on batch bounds.)
 CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    x       jsonb;
+    n       integer;
     v_state text;
     v_msg   text;
+    v_jit   text := current_setting('jit');
 BEGIN
     IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
         RETURN;
     END IF;
+    n := jsonb_array_length(entries);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- No JIT compilation for these statements: on a large log their cost estimates can pass jit_above_cost, and
+    -- compiling takes ~100 ms for statements that run in ~1 ms. The caller's setting is restored on return.
+    PERFORM set_config('jit', 'off', true);
     BEGIN
         PERFORM apply_entries(entries);
+        PERFORM set_config('jit', v_jit, true);
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-        NULL;
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     END;
-    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
-        BEGIN
-            PERFORM apply_entries(jsonb_build_array(x));
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
-            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
-            ON CONFLICT (idx) DO NOTHING;
-            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
-        END;
-    END LOOP;
+    IF n = 1 THEN
+        INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+        VALUES ((entries->0->>'idx')::bigint, entries->0->'event'->>'id', entries->0->'event'->>'type', v_state, v_msg)
+        ON CONFLICT (idx) DO NOTHING;
+        UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (entries->0->>'idx')::bigint);
+    ELSE
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o <= n / 2));
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o > n / 2));
+    END IF;
+    PERFORM set_config('jit', v_jit, true);
 END
 $fn$;
 
 -- Queries -------------------------------------------------------------------------------------------------------
 
 -- The node ids a ref names: an id with a kind prefix as it is; a bare `name@version` as the data set, else the
--- feature set, else the model version of that name (declared or only referenced), else a run or deployment id;
--- a prefixed ref without `@version` (`model/fraud-detector`) names every version of it.
+-- feature set, else the model version of that name that the graph knows, else a run or deployment id; a prefixed
+-- ref without `@version` (`model/fraud-detector`) names every version of it that the graph knows.
 CREATE OR REPLACE FUNCTION node_ids(ref text) RETURNS SETOF text LANGUAGE sql STABLE AS $$
     WITH c AS (
         SELECT ref AS id, 0 AS pref WHERE ref ~ '^(dataset|featureset|run|model|validation|deployment)/'
@@ -720,9 +753,9 @@ CREATE OR REPLACE FUNCTION node_ids(ref text) RETURNS SETOF text LANGUAGE sql ST
     )
     SELECT id FROM best
     UNION ALL
-    SELECT n.id FROM nodes n
+    SELECT DISTINCT x.id FROM (SELECT e.from_id AS id FROM edges e UNION ALL SELECT e.to_id FROM edges e) x
      WHERE NOT EXISTS (SELECT 1 FROM best) AND strpos(ref, '@') = 0
-       AND ref ~ '^(dataset|featureset|model)/' AND left(n.id, length(ref) + 1) = ref || '@'
+       AND ref ~ '^(dataset|featureset|model)/' AND left(x.id, length(ref) + 1) = ref || '@'
 $$;
 
 -- Everything upstream of ref (what it was made from), breadth first: one row per edge, depth 1 for the edges
@@ -781,21 +814,29 @@ $$;
 
 -- Views ---------------------------------------------------------------------------------------------------------
 
--- Every edge with the kinds of its ends and whether each end was declared by an event of its own.
+-- Every edge with the kinds of its ends.
 CREATE OR REPLACE VIEW edges_view AS
 SELECT e.from_id, split_part(e.from_id, '/', 1) AS from_kind, e.relation, e.to_id, split_part(e.to_id, '/', 1) AS to_kind,
-       e.inferred, EXISTS (SELECT 1 FROM nodes n WHERE n.id = e.from_id) AS from_registered,
-       e.to_id ~ '^(validation|deployment)/' OR EXISTS (SELECT 1 FROM nodes n WHERE n.id = e.to_id) AS to_registered,
-       e.idx, e.last_idx
+       e.inferred, e.idx, e.last_idx
   FROM edges e;
 
--- Nodes that edges name but no event declared: data sets used but never registered, models deployed but never
--- registered, runs that registered a model but never appeared themselves.
+-- Every node of the graph: the declared data sets and feature sets and every end of an edge. `registered` says
+-- whether a data set or feature set was declared by an event of its own (NULL for the other kinds).
+CREATE OR REPLACE VIEW nodes_view AS
+SELECT x.id, split_part(x.id, '/', 1) AS kind, min(x.idx) AS first_idx,
+       CASE WHEN x.id ~ '^(dataset|featureset)/' THEN bool_or(x.declared) END AS registered
+  FROM (SELECT n.id, n.idx, true AS declared FROM nodes n
+        UNION ALL SELECT e.from_id, e.idx, false FROM edges e
+        UNION ALL SELECT e.to_id, e.idx, false FROM edges e) x
+ GROUP BY x.id;
+
+-- Data sets and feature sets that edges name but no event declared (used, never registered or published).
 CREATE OR REPLACE VIEW placeholders_view AS
-SELECT p.id, split_part(p.id, '/', 1) AS kind, min(p.idx) AS first_referenced_idx, max(p.idx) AS last_referenced_idx
-  FROM (SELECT e.from_id AS id, e.idx FROM edges e UNION ALL SELECT e.to_id, e.idx FROM edges e) p
- WHERE p.id !~ '^(validation|deployment)/' AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = p.id)
- GROUP BY p.id;
+SELECT e.from_id AS id, split_part(e.from_id, '/', 1) AS kind, min(e.idx) AS first_referenced_idx,
+       max(e.idx) AS last_referenced_idx
+  FROM edges e
+ WHERE e.from_id ~ '^(dataset|featureset)/' AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = e.from_id)
+ GROUP BY e.from_id;
 
 """#,
         "registry": #"""
@@ -831,7 +872,6 @@ DO $$ BEGIN
     CREATE TYPE ev AS (idx bigint, id text, type text, at timestamptz, tenant text, actor text, data jsonb);
 EXCEPTION WHEN duplicate_object THEN NULL;
 END $$;
-
 
 -- Tables --------------------------------------------------------------------------------------------------------
 
@@ -893,7 +933,7 @@ CREATE TABLE IF NOT EXISTS runs (
     model            text,           -- from the latest training.requested
     job              text,
     params           jsonb,
-    inputs           jsonb,          -- as requested (resolved kinds in run_inputs)
+    inputs           jsonb,          -- as requested (their kinds: run_inputs_view)
     gpus             jsonb,
     requested_region text,
     requested_by     text,
@@ -915,19 +955,6 @@ CREATE TABLE IF NOT EXISTS runs (
     first_idx        bigint NOT NULL,
     last_idx         bigint NOT NULL
 );
-
-CREATE TABLE IF NOT EXISTS run_inputs (
-    run_id   text NOT NULL,
-    ord      integer NOT NULL,       -- position in the request's `inputs`, from 1
-    ref      text NOT NULL,          -- as written in the request
-    kind     text,                   -- dataset | featureset | NULL while nothing of that name@version is known
-    name     text,
-    version  text,
-    idx      bigint NOT NULL,        -- the training.requested entry
-    last_idx bigint NOT NULL,        -- that entry, or the registration that resolved the kind
-    PRIMARY KEY (run_id, ord)
-);
-CREATE INDEX IF NOT EXISTS run_inputs_unresolved ON run_inputs (name, version) WHERE kind IS NULL;
 
 CREATE TABLE IF NOT EXISTS model_versions (
     name           text NOT NULL,
@@ -985,16 +1012,6 @@ CREATE TABLE IF NOT EXISTS validations (
 );
 CREATE INDEX IF NOT EXISTS validations_model ON validations (name, version);
 
-CREATE TABLE IF NOT EXISTS validation_gates (
-    name       text NOT NULL,
-    version    text NOT NULL,
-    gate       text NOT NULL,
-    passed     boolean NOT NULL,     -- the latest result of this gate for this version
-    event_time timestamptz,
-    last_idx   bigint NOT NULL,
-    PRIMARY KEY (name, version, gate)
-);
-
 CREATE TABLE IF NOT EXISTS deployments (
     deployment_id text PRIMARY KEY,
     tenant        text,
@@ -1019,18 +1036,18 @@ CREATE TABLE IF NOT EXISTS deployments (
 );
 
 CREATE TABLE IF NOT EXISTS deployment_history (
-    idx           bigint PRIMARY KEY,
-    event_id      text,
     deployment_id text NOT NULL,
+    idx           bigint NOT NULL,
+    event_id      text,
     event         text NOT NULL,     -- requested, started, traffic_shifted, completed, rolled_back, failed, drift_detected
     model         text,
     weight        integer,
     reason        text,
     actor         text,
     tenant        text,
-    event_time    timestamptz
+    event_time    timestamptz,
+    PRIMARY KEY (deployment_id, idx)
 );
-CREATE INDEX IF NOT EXISTS deployment_history_dep ON deployment_history (deployment_id, idx);
 
 CREATE TABLE IF NOT EXISTS drifts (
     idx           bigint PRIMARY KEY,
@@ -1045,7 +1062,6 @@ CREATE TABLE IF NOT EXISTS drifts (
     event_time    timestamptz
 );
 CREATE INDEX IF NOT EXISTS drifts_model ON drifts (name, version);
-CREATE INDEX IF NOT EXISTS drifts_deployment ON drifts (deployment_id);
 
 CREATE TABLE IF NOT EXISTS erasures (
     erasure_id       text PRIMARY KEY,
@@ -1065,8 +1081,8 @@ CREATE TABLE IF NOT EXISTS erasures (
 
 -- Helpers -------------------------------------------------------------------------------------------------------
 
--- Helpers are written so that PostgreSQL inlines them (one reference to each argument, no sub-select); the
--- hot paths avoid anything that would run as a separate function call per row.
+-- The SQL helpers are inlined by PostgreSQL (one reference to each argument, no sub-select); the PL/pgSQL ones are
+-- only called for fields that are absent from most events.
 
 -- elements of a JSON array as text[]; NULL when j is not an array (no error)
 CREATE OR REPLACE FUNCTION jtext_array(j jsonb) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS
@@ -1081,13 +1097,7 @@ $$ BEGIN
     RETURN ARRAY(SELECT x COLLATE "C" FROM unnest(a) x WHERE x IS NOT NULL GROUP BY 1 ORDER BY 1);
 END $$;
 
--- a JSON number as numeric, NULL for anything else (for fields the event schemas do not type)
-CREATE OR REPLACE FUNCTION jnum(j jsonb) RETURNS numeric LANGUAGE plpgsql IMMUTABLE AS
-$$ BEGIN
-    IF jsonb_typeof(j) = 'number' THEN RETURN j::numeric; END IF;
-    RETURN NULL;
-END $$;
-
+-- a JSON number as bigint, NULL for anything else (for fields the event schemas do not type)
 CREATE OR REPLACE FUNCTION jbigint(j jsonb) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS
 $$ BEGIN
     IF jsonb_typeof(j) = 'number' AND j::numeric BETWEEN -9223372036854775808 AND 9223372036854775807 THEN
@@ -1125,7 +1135,6 @@ CREATE OR REPLACE FUNCTION is_stage(s text) RETURNS boolean LANGUAGE sql IMMUTAB
 $$ SELECT lower(s) IN ('none', 'dev', 'development', 'test', 'qa', 'staging', 'preprod', 'pre-production',
                        'production', 'prod', 'archived', 'retired', 'deprecated') $$;
 
-
 -- Apply ---------------------------------------------------------------------------------------------------------
 
 -- Folds entries into the tables. Entries at or below position.applied_through are ignored (already applied).
@@ -1146,20 +1155,20 @@ BEGIN
     SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
 
     SELECT max(s.idx),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.featureset.published'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.training.requested', 'mlops.training.started',
-                                                         'mlops.training.completed', 'mlops.training.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.registered'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.promoted'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.deployment.requested', 'mlops.deployment.started',
-                                                         'mlops.deployment.traffic_shifted', 'mlops.deployment.completed',
-                                                         'mlops.deployment.rolled_back', 'mlops.deployment.failed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.drift.detected'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.erasure.requested', 'mlops.erasure.completed'))
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.featureset.published'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.training.requested', 'mlops.training.started',
+                                                'mlops.training.completed', 'mlops.training.failed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.model.registered'),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.model.promoted'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.validation.passed', 'mlops.validation.failed')),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.deployment.requested', 'mlops.deployment.started',
+                                                'mlops.deployment.traffic_shifted', 'mlops.deployment.completed',
+                                                'mlops.deployment.rolled_back', 'mlops.deployment.failed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.drift.detected'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.erasure.requested', 'mlops.erasure.completed'))
       INTO v_max, v_ds, v_fs, v_run, v_mdl, v_prm, v_val, v_dep, v_drf, v_era
-      FROM (SELECT q.idx, q.t, jsonb_typeof(q.e->'data') = 'object' AS ok,
+      FROM (SELECT q.idx, q.t,
                    ROW(q.idx, q.e->>'id', q.t, (q.e->>'time')::timestamptz, coalesce(q.e->>'tenant', 'default'),
                        q.e->>'actor', q.e->'data')::ev AS r
               FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
@@ -1232,7 +1241,6 @@ BEGIN
                e.actor, e.tenant, e.at
           FROM unnest(v_ds) e
          WHERE e.type = 'mlops.dataset.ingested';
-
     END IF;
 
     -- Feature sets ------------------------------------------------------------------------------------------
@@ -1325,58 +1333,6 @@ BEGIN
             status_idx       = CASE WHEN run_rank(excluded.status) >= run_rank(t.status) THEN excluded.status_idx ELSE t.status_idx END,
             last_idx         = excluded.last_idx;
 
-        -- the inputs of a run's latest request replace those of its earlier requests
-        DELETE FROM run_inputs ri
-         USING (SELECT DISTINCT e.data->>'run_id' AS run_id FROM unnest(v_run) e
-                 WHERE e.type = 'mlops.training.requested' AND e.data->>'run_id' IS NOT NULL) r
-         WHERE ri.run_id = r.run_id;
-
-        -- kind of a bare ref: a data set known before the request, else a feature set known before it, else
-        -- whichever is known first after it (NULL until then); a `dataset/` or `featureset/` prefix decides alone
-        INSERT INTO run_inputs (run_id, ord, ref, kind, name, version, idx, last_idx)
-        SELECT q.run_id, q.ord::integer, q.ref, k.kind, q.name, q.version, q.idx,
-               CASE WHEN q.declared IS NULL AND k.kind = 'dataset' THEN greatest(q.idx, d.first_idx)
-                    WHEN q.declared IS NULL AND k.kind = 'featureset' THEN greatest(q.idx, f.first_idx)
-                    ELSE q.idx END
-          FROM (SELECT r.run_id, r.idx, i.ord, i.ref,
-                       CASE WHEN i.ref LIKE 'dataset/%' THEN 'dataset'
-                            WHEN i.ref LIKE 'featureset/%' THEN 'featureset' END AS declared,
-                       split_part(i.bare, '@', 1) AS name, nullif(split_part(i.bare, '@', 2), '') AS version
-                  FROM (SELECT DISTINCT ON (e.data->>'run_id') e.data->>'run_id' AS run_id, e.idx, e.data->'inputs' AS inputs
-                          FROM unnest(v_run) e
-                         WHERE e.type = 'mlops.training.requested' AND e.data->>'run_id' IS NOT NULL
-                         ORDER BY e.data->>'run_id', e.idx DESC) r
-                 CROSS JOIN LATERAL (SELECT x.ref, x.ord,
-                                            CASE WHEN x.ref LIKE 'dataset/%' THEN substr(x.ref, 9)
-                                                 WHEN x.ref LIKE 'featureset/%' THEN substr(x.ref, 12)
-                                                 ELSE x.ref END AS bare
-                                       FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.inputs) = 'array'
-                                                                           THEN r.inputs ELSE '[]' END)
-                                            WITH ORDINALITY AS x(ref, ord)) i) q
-         CROSS JOIN LATERAL (SELECT (SELECT x.first_idx FROM dataset_versions x
-                                      WHERE x.name = q.name AND x.version = q.version) AS first_idx OFFSET 0) d
-         CROSS JOIN LATERAL (SELECT (SELECT x.first_idx FROM featureset_versions x
-                                      WHERE x.name = q.name AND x.version = q.version) AS first_idx OFFSET 0) f
-         CROSS JOIN LATERAL (SELECT CASE
-                    WHEN q.declared IS NOT NULL THEN q.declared
-                    WHEN d.first_idx IS NOT NULL AND (d.first_idx < q.idx OR f.first_idx IS NULL OR d.first_idx < f.first_idx) THEN 'dataset'
-                    WHEN f.first_idx IS NOT NULL THEN 'featureset' END AS kind) k;
-    END IF;
-
-    -- inputs named before anything of that name@version was known: the first registration decides
-    IF (v_ds IS NOT NULL OR v_fs IS NOT NULL) AND EXISTS (SELECT 1 FROM run_inputs WHERE kind IS NULL) THEN
-        UPDATE run_inputs ri
-           SET kind = k.kind,
-               last_idx = greatest(ri.idx, CASE k.kind WHEN 'dataset' THEN d.first_idx ELSE f.first_idx END)
-          FROM (SELECT DISTINCT e.data->>'name' AS name, e.data->>'version' AS version
-                  FROM unnest(coalesce(v_ds, '{}') || coalesce(v_fs, '{}')) e) n
-         CROSS JOIN LATERAL (SELECT (SELECT x.first_idx FROM dataset_versions x
-                                      WHERE x.name = n.name AND x.version = n.version) AS first_idx OFFSET 0) d
-         CROSS JOIN LATERAL (SELECT (SELECT x.first_idx FROM featureset_versions x
-                                      WHERE x.name = n.name AND x.version = n.version) AS first_idx OFFSET 0) f
-         CROSS JOIN LATERAL (SELECT CASE WHEN d.first_idx IS NOT NULL AND (f.first_idx IS NULL OR d.first_idx < f.first_idx) THEN 'dataset'
-                                         WHEN f.first_idx IS NOT NULL THEN 'featureset' END AS kind) k
-         WHERE ri.kind IS NULL AND ri.name = n.name AND ri.version = n.version AND k.kind IS NOT NULL;
     END IF;
 
     -- Models and model versions -----------------------------------------------------------------------------
@@ -1490,15 +1446,6 @@ BEGIN
                e.actor, e.tenant, e.at
           FROM unnest(v_val) e;
 
-        INSERT INTO validation_gates AS t (name, version, gate, passed, event_time, last_idx)
-        SELECT DISTINCT ON (p.name, p.version, p.gate) p.name, p.version, p.gate, p.passed, p.at, p.idx
-          FROM (SELECT ref_name(e.data->>'model') AS name, ref_version(e.data->>'model') AS version,
-                       e.data->>'gate' AS gate, e.type = 'mlops.validation.passed' AS passed, e.at, e.idx
-                  FROM unnest(v_val) e) p
-         WHERE p.name IS NOT NULL AND p.version IS NOT NULL AND p.gate IS NOT NULL
-         ORDER BY p.name, p.version, p.gate, p.idx DESC
-        ON CONFLICT (name, version, gate) DO UPDATE SET
-            passed = excluded.passed, event_time = excluded.event_time, last_idx = excluded.last_idx;
     END IF;
 
     -- Deployments -------------------------------------------------------------------------------------------
@@ -1606,35 +1553,44 @@ BEGIN
 END
 $fn$;
 
--- The entry point. Applies the batch in one pass; if an entry's content makes that fail (a value PostgreSQL
--- cannot convert, which schema validation should have prevented), applies the entries one by one instead and
--- records each entry that fails on its own in `skipped`, so a bad entry never stops the ledger.
+-- The entry point. Applies the batch in one pass. If an entry's content makes that fail (a value PostgreSQL cannot
+-- convert, which schema validation should have prevented), the batch is split in halves and each half applied the
+-- same way, down to the single entries that fail on their own: those are recorded in `skipped` and passed over, so
+-- a bad entry never stops the ledger. (Any split gives the same tables: the rules do not depend on batch bounds.)
 CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    x       jsonb;
+    n       integer;
     v_state text;
     v_msg   text;
+    v_jit   text := current_setting('jit');
 BEGIN
     IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
         RETURN;
     END IF;
+    n := jsonb_array_length(entries);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- No JIT compilation for these statements: on a large log their cost estimates can pass jit_above_cost, and
+    -- compiling takes ~100 ms for statements that run in ~1 ms. The caller's setting is restored on return.
+    PERFORM set_config('jit', 'off', true);
     BEGIN
         PERFORM apply_entries(entries);
+        PERFORM set_config('jit', v_jit, true);
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-        NULL;
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     END;
-    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
-        BEGIN
-            PERFORM apply_entries(jsonb_build_array(x));
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
-            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
-            ON CONFLICT (idx) DO NOTHING;
-            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
-        END;
-    END LOOP;
+    IF n = 1 THEN
+        INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+        VALUES ((entries->0->>'idx')::bigint, entries->0->'event'->>'id', entries->0->'event'->>'type', v_state, v_msg)
+        ON CONFLICT (idx) DO NOTHING;
+        UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (entries->0->>'idx')::bigint);
+    ELSE
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o <= n / 2));
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o > n / 2));
+    END IF;
+    PERFORM set_config('jit', v_jit, true);
 END
 $fn$;
 
@@ -1651,12 +1607,38 @@ SELECT f.name, f.version, f.name || '@' || f.version AS ref, f.tenant, f.inputs,
        f.published_at, f.updated_at, f.first_idx, f.last_idx
   FROM featureset_versions f;
 
+-- The inputs of each run's latest request, with their kind: a `dataset/` or `featureset/` prefix decides; a bare
+-- ref is a data set when one of that name@version was known before the request, else a feature set known before it,
+-- else whichever of the two became known first after it; `unresolved` while neither is known. resolved_idx is the
+-- entry that settled the kind (the request itself, or the later registration).
+CREATE OR REPLACE VIEW run_inputs_view AS
+SELECT r.run_id, i.ord::integer AS ord, i.ref, coalesce(k.kind, 'unresolved') AS kind, i.name, i.version,
+       r.requested_idx AS idx,
+       CASE WHEN i.declared IS NULL AND k.kind = 'dataset' THEN greatest(r.requested_idx, d.first_idx)
+            WHEN i.declared IS NULL AND k.kind = 'featureset' THEN greatest(r.requested_idx, f.first_idx)
+            ELSE r.requested_idx END AS resolved_idx
+  FROM runs r
+ CROSS JOIN LATERAL (SELECT x.ref, x.ord,
+                            CASE WHEN x.ref LIKE 'dataset/%' THEN 'dataset' WHEN x.ref LIKE 'featureset/%' THEN 'featureset' END AS declared,
+                            split_part(x.bare, '@', 1) AS name, nullif(split_part(x.bare, '@', 2), '') AS version
+                       FROM (SELECT y.ref, y.ord,
+                                    CASE WHEN y.ref LIKE 'dataset/%' THEN substr(y.ref, 9)
+                                         WHEN y.ref LIKE 'featureset/%' THEN substr(y.ref, 12) ELSE y.ref END AS bare
+                               FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.inputs) = 'array' THEN r.inputs ELSE '[]' END)
+                                    WITH ORDINALITY AS y(ref, ord)) x) i
+  LEFT JOIN dataset_versions d ON d.name = i.name AND d.version = i.version
+  LEFT JOIN featureset_versions f ON f.name = i.name AND f.version = i.version
+ CROSS JOIN LATERAL (SELECT CASE
+            WHEN i.declared IS NOT NULL THEN i.declared
+            WHEN d.first_idx IS NOT NULL AND (d.first_idx < r.requested_idx OR f.first_idx IS NULL OR d.first_idx < f.first_idx) THEN 'dataset'
+            WHEN f.first_idx IS NOT NULL THEN 'featureset' END AS kind) k;
+
 CREATE OR REPLACE VIEW runs_view AS
 SELECT r.run_id, r.tenant, r.model, r.job, r.status,
        coalesce(r.region, r.requested_region) AS region, r.node, r.requested_region,
        r.params, r.metrics, r.gpus,
-       coalesce((SELECT jsonb_agg(jsonb_build_object('ref', i.ref, 'kind', coalesce(i.kind, 'unresolved')) ORDER BY i.ord)
-                   FROM run_inputs i WHERE i.run_id = r.run_id), '[]') AS inputs,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('ref', i.ref, 'kind', i.kind) ORDER BY i.ord)
+                   FROM run_inputs_view i WHERE i.run_id = r.run_id), '[]') AS inputs,
        r.outputs, r.requested_by, r.requested_at, r.started_at,
        CASE r.status WHEN 'completed' THEN r.completed_at WHEN 'failed' THEN r.failed_at END AS ended_at,
        extract(epoch FROM CASE r.status WHEN 'completed' THEN r.completed_at WHEN 'failed' THEN r.failed_at END - r.started_at) AS duration_seconds,
@@ -1675,14 +1657,17 @@ SELECT mv.name, mv.version, mv.name || '@' || mv.version AS ref, mv.tenant,
   LEFT JOIN LATERAL (SELECT bool_and(g.passed) AS all_passed,
                             array_agg(g.gate ORDER BY g.gate COLLATE "C") AS gates,
                             array_agg(g.gate ORDER BY g.gate COLLATE "C") FILTER (WHERE NOT g.passed) AS failed_gates
-                       FROM validation_gates g WHERE g.name = mv.name AND g.version = mv.version) vg ON true;
+                       FROM (SELECT DISTINCT ON (v.gate) v.gate, v.passed
+                               FROM validations v
+                              WHERE v.name = mv.name AND v.version = mv.version AND v.gate IS NOT NULL
+                              ORDER BY v.gate, v.idx DESC) g) vg ON true;
 
 CREATE OR REPLACE VIEW deployments_view AS
 SELECT d.deployment_id, d.tenant, d.model, d.model_name, d.model_version, d.environment, d.region, d.strategy,
        d.job, d.status, d.weight, d.requested_by, d.requested_at, d.started_at, d.status_at,
        CASE WHEN d.status IN ('completed', 'failed', 'rolled_back') THEN d.status_at END AS ended_at,
        d.reason,
-       (SELECT count(*) FROM drifts x WHERE x.deployment_id = d.deployment_id) AS drift_alerts,
+       (SELECT count(*) FROM deployment_history h WHERE h.deployment_id = d.deployment_id AND h.event = 'drift_detected') AS drift_alerts,
        d.requested_idx IS NOT NULL AS requested, d.first_idx, d.last_idx
   FROM deployments d;
 
@@ -1792,14 +1777,14 @@ BEGIN
     SELECT coalesce(max(applied_through), -1) INTO v_pos FROM position;
 
     SELECT max(s.idx),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.featureset.published'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t IN ('mlops.training.requested', 'mlops.training.started',
-                                                         'mlops.training.completed')),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.model.registered'),
-           array_agg(s.r) FILTER (WHERE s.ok AND s.t = 'mlops.deployment.requested')
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.dataset.registered', 'mlops.dataset.ingested')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.featureset.published'),
+           array_agg(s.r) FILTER (WHERE s.t IN ('mlops.training.requested', 'mlops.training.started',
+                                                'mlops.training.completed')),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.model.registered'),
+           array_agg(s.r) FILTER (WHERE s.t = 'mlops.deployment.requested')
       INTO v_max, v_ds, v_fs, v_run, v_mdl, v_dep
-      FROM (SELECT q.idx, q.t, jsonb_typeof(q.e->'data') = 'object' AS ok,
+      FROM (SELECT q.idx, q.t,
                    ROW(q.idx, q.e->>'id', q.t, coalesce(q.e->>'tenant', 'default'), q.e->'data')::ev AS r
               FROM (SELECT (x->>'idx')::bigint AS idx, x->'event' AS e, x->'event'->>'type' AS t
                       FROM jsonb_array_elements(entries) AS x
@@ -1833,11 +1818,11 @@ BEGIN
                CASE WHEN e.data ? 'categories' THEN jtext_array(e.data->'categories') END
           FROM unnest(v_fs) e
         UNION ALL
-        SELECT 'run/' || (e.data->>'run_id'), 'run', e.data->>'run_id', e.idx, e.tenant,
-               CASE WHEN e.type IN ('mlops.training.requested', 'mlops.training.started') THEN e.data->>'region' END, NULL,
+        SELECT 'run/' || (e.data->>'run_id'), 'run', e.data->>'run_id', e.idx, e.tenant, e.data->>'region', NULL,
                CASE WHEN e.data ? 'regimes' THEN jtext_array(e.data->'regimes') END,
                CASE WHEN e.data ? 'categories' THEN jtext_array(e.data->'categories') END
           FROM unnest(v_run) e
+         WHERE e.type IN ('mlops.training.requested', 'mlops.training.started')
         UNION ALL
         SELECT 'model/' || (o.m->>'model') || '@' || (o.m->>'version'), 'model',
                (o.m->>'model') || '@' || (o.m->>'version'), e.idx, e.tenant, NULL, NULL, NULL, NULL
@@ -1944,7 +1929,9 @@ BEGIN
     -- now from the data set of that name@version, unknown or known only later than it).
     IF v_fs IS NOT NULL AND EXISTS (
            SELECT 1 FROM unnest(v_fs) x
-             JOIN edges e ON e.parent_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version') AND e.inferred) THEN
+            CROSS JOIN LATERAL (SELECT 1 FROM edges e
+                                 WHERE e.parent_id = 'dataset/' || (x.data->>'name') || '@' || (x.data->>'version')
+                                   AND e.inferred LIMIT 1) y) THEN
         WITH moved AS (
             DELETE FROM edges e
              USING entities f
@@ -1965,33 +1952,44 @@ BEGIN
 END
 $fn$;
 
--- The entry point: see registry.sql. Entries whose content cannot be applied are recorded in `skipped`.
+-- The entry point. Applies the batch in one pass. If an entry's content makes that fail (a value PostgreSQL cannot
+-- convert, which schema validation should have prevented), the batch is split in halves and each half applied the
+-- same way, down to the single entries that fail on their own: those are recorded in `skipped` and passed over, so
+-- a bad entry never stops the ledger. (Any split gives the same tables: the rules do not depend on batch bounds.)
 CREATE OR REPLACE FUNCTION apply_batch(entries jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    x       jsonb;
+    n       integer;
     v_state text;
     v_msg   text;
+    v_jit   text := current_setting('jit');
 BEGIN
     IF jsonb_typeof(entries) IS DISTINCT FROM 'array' THEN
         RETURN;
     END IF;
+    n := jsonb_array_length(entries);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- No JIT compilation for these statements: on a large log their cost estimates can pass jit_above_cost, and
+    -- compiling takes ~100 ms for statements that run in ~1 ms. The caller's setting is restored on return.
+    PERFORM set_config('jit', 'off', true);
     BEGIN
         PERFORM apply_entries(entries);
+        PERFORM set_config('jit', v_jit, true);
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-        NULL;
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     END;
-    FOR x IN SELECT y FROM jsonb_array_elements(entries) AS y ORDER BY (y->>'idx')::bigint LOOP
-        BEGIN
-            PERFORM apply_entries(jsonb_build_array(x));
-        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-            INSERT INTO skipped (idx, event_id, type, sqlstate, message)
-            VALUES ((x->>'idx')::bigint, x->'event'->>'id', x->'event'->>'type', v_state, v_msg)
-            ON CONFLICT (idx) DO NOTHING;
-            UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (x->>'idx')::bigint);
-        END;
-    END LOOP;
+    IF n = 1 THEN
+        INSERT INTO skipped (idx, event_id, type, sqlstate, message)
+        VALUES ((entries->0->>'idx')::bigint, entries->0->'event'->>'id', entries->0->'event'->>'type', v_state, v_msg)
+        ON CONFLICT (idx) DO NOTHING;
+        UPDATE position SET applied_through = greatest(coalesce(applied_through, -1), (entries->0->>'idx')::bigint);
+    ELSE
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o <= n / 2));
+        PERFORM apply_batch((SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(entries) WITH ORDINALITY AS t(x, o) WHERE o > n / 2));
+    END IF;
+    PERFORM set_config('jit', v_jit, true);
 END
 $fn$;
 
@@ -2036,17 +2034,30 @@ $$;
 CREATE OR REPLACE FUNCTION sources(refs text[])
 RETURNS TABLE (ref text, kind text, location text, classification text, regimes text[], categories text[], path text[])
 LANGUAGE sql STABLE AS $$
-    SELECT r.ref, split_part(o.id, '/', 1), e.location, e.classification,
+    -- One walk up the edges for all refs at once (policy decisions ask for a batch's refs together); per ref
+    -- and ancestor the shortest path, ties broken bytewise, as ancestry() does for one id.
+    WITH RECURSIVE req(ord, ref, id) AS (
+        SELECT r.ord, r.ref, resolve_ref(r.ref) FROM unnest(refs) WITH ORDINALITY AS r(ref, ord)
+    ), up(ord, node, path) AS (
+        SELECT ord, id, ARRAY[id] FROM req WHERE id IS NOT NULL
+        UNION ALL
+        SELECT up.ord, e.parent_id, up.path || e.parent_id
+          FROM up JOIN edges e ON e.child_id = up.node
+         WHERE cardinality(up.path) < 16 AND e.parent_id <> ALL (up.path)
+    ), best AS (
+        SELECT DISTINCT ON (up.ord, up.node) up.ord, up.node, up.path
+          FROM up
+         ORDER BY up.ord, up.node, cardinality(up.path), up.path COLLATE "C"
+    ), o AS (
+        SELECT ord, node AS id, path FROM best
+        UNION ALL
+        SELECT ord, NULL, ARRAY[ref] FROM req WHERE id IS NULL
+    )
+    SELECT q.ref, split_part(o.id, '/', 1), e.location, e.classification,
            coalesce(e.regimes, '{}'), coalesce(e.categories, '{}'), o.path
-      FROM unnest(refs) WITH ORDINALITY AS r(ref, ord)
-     CROSS JOIN LATERAL (SELECT resolve_ref(r.ref) AS id) x
-     CROSS JOIN LATERAL (SELECT x.id AS id, ARRAY[x.id] AS path WHERE x.id IS NOT NULL
-                         UNION ALL
-                         SELECT a.origin_id, a.path FROM ancestry(x.id) a WHERE x.id IS NOT NULL
-                         UNION ALL
-                         SELECT NULL, ARRAY[r.ref] WHERE x.id IS NULL) o
+      FROM o JOIN req q ON q.ord = o.ord
       LEFT JOIN entities e ON e.id = o.id
-     ORDER BY r.ord, cardinality(o.path), o.path COLLATE "C"
+     ORDER BY o.ord, cardinality(o.path), o.path COLLATE "C"
 $$;
 
 -- Views ---------------------------------------------------------------------------------------------------------

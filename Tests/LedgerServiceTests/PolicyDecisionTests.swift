@@ -116,7 +116,7 @@ struct PolicyDecisionTests {
         let dammam = decision("run/r-h-dammam", "mlops.training.requested")
         #expect(dammam?["effect"] == "deny")
         #expect(rules(dammam) == ["health-data-outside-uae"])
-        #expect(dammam?["decision"]?["target"]?["location"]?["country"] == "SA", "Dammam is in Saudi Arabia")
+        #expect(dammam?["target"]?["location"]?["country"] == "SA", "Dammam is in Saudi Arabia")
         #expect(decision("run/r-h-uae", "mlops.training.started")?["effect"] == "allow")
         #expect(decision("model/readmission", "mlops.model.registered")?["effect"] == "allow")
 

@@ -102,8 +102,10 @@ public final class PolicyDecider: AppendObserver {
         "mlops.training.started", "mlops.gpu.allocated", "mlops.model.registered", "mlops.deployment.requested",
     ]
 
-    /// The decision entry's `data`: which entry, the effect, the rules that fired, the revision, and the full
-    /// explanation (every rule evaluated and why).
+    /// The decision entry's `data`: which entry (index and leaf hash), the effect, the placement, the rules that
+    /// fired (id, citation, effect, mode, message, the lineage that explains an inherited regime, and the matched
+    /// conditions with field, operator, expected and actual value), and the policy revision. The explanation of
+    /// the rules that did not fire is left to `mlledger policy explain`: it follows from the same inputs.
     static func record(_ d: PolicyDecision, entry: AppendedEntry, event: CloudEvent) -> JSONObject {
         var o: JSONObject = [
             "entry_idx": .number(JSONNumber(Int64(entry.idx))),
@@ -116,7 +118,7 @@ public final class PolicyDecider: AppendObserver {
             "violation": .bool(d.effect == .deny && !isRequest(event.type)),
             "rules": .array(d.matched.map(\.jsonValue)),
         ]
-        o["decision"] = d.jsonValue
+        o["target"] = d.target?.jsonValue ?? .null
         return o
     }
 

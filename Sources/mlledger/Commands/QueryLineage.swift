@@ -77,7 +77,7 @@ extension Query {
         static func kind(_ id: String) -> String { String(id.prefix { $0 != "/" }) }
 
         static func nodeExists(_ db: LedgerDatabase, _ ref: String) throws -> Bool {
-            try Query.rows(db, "SELECT 1 AS found FROM lineage.nodes WHERE id = $1", [.text(ref)]).count > 0
+            try Query.rows(db, "SELECT 1 AS found FROM lineage.nodes_view WHERE id = $1", [.text(ref)]).count > 0
         }
 
         /// The reachable graph as an indented tree from `root`; a node met again is printed once more, marked, and
