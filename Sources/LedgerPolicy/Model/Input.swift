@@ -31,6 +31,25 @@ public struct PolicyEvent: Sendable, Equatable {
         return nil
     }
 
+    /// What the event carries, as refs whose facts the state supplies: what it names (`referencedRefs`), the run
+    /// of a start or GPU allocation, the model version registered, the data set ingested. A registration carries
+    /// its own facts in its data.
+    public var carriedRefs: [String] {
+        switch type {
+        case "mlops.deployment.requested":
+            return referencedRefs.map { "model/" + $0 }
+        case "mlops.training.started", "mlops.gpu.allocated":
+            return data["run_id"]?.stringValue.map { ["run/" + $0] } ?? []
+        case "mlops.model.registered":
+            return data["model"]?.stringValue.map { ["model/" + $0] } ?? []
+        case "mlops.dataset.ingested":
+            guard let name = data["name"]?.stringValue, let v = data["version"] else { return [] }
+            return ["dataset/\(name)@\(v.stringValue ?? v.numberValue?.text ?? "")"]
+        default:
+            return referencedRefs
+        }
+    }
+
     /// The refs the event itself names (`inputs` of a feature set or a training request, `model` of a deployment),
     /// which the state should explain.
     public var referencedRefs: [String] {

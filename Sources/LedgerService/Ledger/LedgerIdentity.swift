@@ -24,7 +24,7 @@ public struct LedgerIdentity: Sendable {
         let (payload, envelope) = signer.envelope(for: attributes)
         // The attributes were just built by the ledger, so they parse.
         let event = try! CloudEvent.parse(payload)
-        return NewEntry(envelope: envelope, payload: payload, leafHash: Merkle.leafHash(envelope), event: event,
+        return NewEntry(envelope: envelope, payload: payload, leafHash: LeafHash.of(envelope), event: event,
                         signerKeyIDs: [key.publicKey.keyID], kafka: nil)
     }
 

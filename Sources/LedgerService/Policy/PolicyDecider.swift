@@ -23,47 +23,25 @@ public final class PolicyDecider: AppendObserver {
 
     public func entriesAppended(_ entries: [AppendedEntry], in transaction: AppendTransaction) throws {
         var pending: [(entry: AppendedEntry, event: CloudEvent)] = []
-        for e in entries where PolicyDecider.isDecided(e.type) {
-            // Every appended entry parsed at ingest; one that does not is not a placement to decide.
-            guard let event = try? CloudEvent.parse(e.payload) else { continue }
+        for e in entries where PolicyVocabulary.isDecided(e.type) {
+            // The event as parsed at ingest; an entry without it (none on this path) is parsed here.
+            guard let event = e.event ?? (try? CloudEvent.parse(e.payload)) else { continue }
             pending.append((e, event))
         }
         guard !pending.isEmpty else { return }
-        let refs = Set(pending.flatMap { Self.carriedRefs($0.event) })
+        let refs = Set(pending.flatMap { PolicyEvent($0.event).carriedRefs })
         let known = try Self.sources(Array(refs), on: transaction.connection)
         var decisions: [NewEntry] = []
         decisions.reserveCapacity(pending.count)
         for (entry, event) in pending {
             let input = PolicyEvent(event)
-            let sources = Self.carriedRefs(event).flatMap { known[$0] ?? [] }
+            let sources = input.carriedRefs.flatMap { known[$0] ?? [] }
             let decision = policies.evaluate(input, sources: sources)
             decisions.append(identity.entry(type: Self.decisionType, subject: event.subject,
                                             data: Self.record(decision, entry: entry, event: event),
                                             at: LedgerIdentity.nowMicros()))
         }
         transaction.append(decisions)
-    }
-
-    /// What the event carries, as refs the residency projection explains: the inputs of a feature set or training
-    /// request, the model of a deployment request, the run of a start or GPU allocation, the model version
-    /// registered, the data set ingested. A registration carries its own facts in its data.
-    static func carriedRefs(_ event: CloudEvent) -> [String] {
-        let d = event.data
-        switch event.type {
-        case "mlops.featureset.published", "mlops.training.requested":
-            return d["inputs"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        case "mlops.deployment.requested":
-            return d["model"]?.stringValue.map { ["model/" + $0] } ?? []
-        case "mlops.training.started", "mlops.gpu.allocated":
-            return d["run_id"]?.stringValue.map { ["run/" + $0] } ?? []
-        case "mlops.model.registered":
-            return d["model"]?.stringValue.map { ["model/" + $0] } ?? []
-        case "mlops.dataset.ingested":
-            guard let name = d["name"]?.stringValue, let v = d["version"] else { return [] }
-            return ["dataset/\(name)@\(v.stringValue ?? v.numberValue?.text ?? "")"]
-        default:
-            return []
-        }
     }
 
     /// Requests are refused when denied (nothing executes them); the other decided types record facts, and a
@@ -94,13 +72,6 @@ public final class PolicyDecider: AppendObserver {
         }
     }
 
-    /// The types the policies decide (those that place something somewhere).
-    public static func isDecided(_ type: String) -> Bool { decidedTypes.contains(type) }
-
-    public static let decidedTypes: Set<String> = [
-        "mlops.dataset.registered", "mlops.dataset.ingested", "mlops.featureset.published", "mlops.training.requested",
-        "mlops.training.started", "mlops.gpu.allocated", "mlops.model.registered", "mlops.deployment.requested",
-    ]
 
     /// The decision entry's `data`: which entry (index and leaf hash), the effect, the placement, the rules that
     /// fired (id, citation, effect, mode, message, the lineage that explains an inherited regime, and the matched

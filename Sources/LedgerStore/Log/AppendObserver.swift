@@ -1,3 +1,5 @@
+import LedgerCore
+
 /// An entry appended in the current transaction, as the work that follows it needs it.
 public struct AppendedEntry: Sendable {
     public var idx: UInt64
@@ -6,12 +8,15 @@ public struct AppendedEntry: Sendable {
     public var payload: [UInt8]
     /// The entry's RFC 6962 leaf hash.
     public var leafHash: [UInt8]
+    /// The CloudEvent as parsed when the entry was made; nil when replayed from stored bytes.
+    public var event: CloudEvent?
 
-    public init(idx: UInt64, type: String, payload: [UInt8], leafHash: [UInt8]) {
+    public init(idx: UInt64, type: String, payload: [UInt8], leafHash: [UInt8], event: CloudEvent? = nil) {
         self.idx = idx
         self.type = type
         self.payload = payload
         self.leafHash = leafHash
+        self.event = event
     }
 }
 

@@ -60,7 +60,7 @@ public final class AppendTransaction {
                 nodeRows.bytea(hash)
             }
             indexes.append(idx)
-            appended.append(AppendedEntry(idx: idx, type: e.type, payload: e.payload, leafHash: e.leafHash))
+            appended.append(AppendedEntry(idx: idx, type: e.type, payload: e.payload, leafHash: e.leafHash, event: e.event))
         }
         return indexes
     }

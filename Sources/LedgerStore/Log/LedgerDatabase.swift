@@ -43,6 +43,8 @@ public struct NewEntry: Sendable {
     public var tenant: String
     public var signerKeyIDs: [String]
     public var kafka: KafkaCoordinates?
+    /// The parsed payload, for the work that follows the append in the same transaction.
+    public var event: CloudEvent
 
     public init(envelope: [UInt8], payload: [UInt8], leafHash: [UInt8], event: CloudEvent, signerKeyIDs: [String],
                 kafka: KafkaCoordinates?) {
@@ -57,6 +59,7 @@ public struct NewEntry: Sendable {
         self.tenant = event.tenant
         self.signerKeyIDs = signerKeyIDs
         self.kafka = kafka
+        self.event = event
     }
 }
 
