@@ -22,6 +22,18 @@ import Testing
         #expect(report.failed == 0)
     }
 
+    /// The ledger decides without building explanations; it must reach the same decision as `policy explain`.
+    @Test func decisionsWithoutExplanationAreTheSame() throws {
+        let cases = try PolicyTests.load(directory: shippedPolicyDirectory, policy: policy)
+        for c in cases {
+            let full = policy.evaluate(c.event, sources: c.state)
+            let lean = policy.evaluate(c.event, sources: c.state, explain: false)
+            #expect(lean.effect == full.effect, "\(c.location)")
+            #expect(lean.matched == full.matched, "\(c.location)")
+            #expect(lean.rules.isEmpty && (full.rules.isEmpty == !full.decided), "\(c.location)")
+        }
+    }
+
     @Test func casesExerciseEveryRuleOnBothSides() throws {
         let cases = try PolicyTests.load(directory: shippedPolicyDirectory, policy: policy)
         let report = PolicyTests.run(cases, with: policy)

@@ -12,7 +12,10 @@ extension PolicySet {
     /// Rules of a regime are evaluated once per source governed by that regime; rules of `regime: any` once per
     /// source (or once with no source when the event touches none). A rule fires for the sources its condition
     /// holds for. The decision's effect is the strongest outcome of the fired rules: deny over flag over allow.
-    public func evaluate(_ event: PolicyEvent, sources state: [DataSource]) -> PolicyDecision {
+    ///
+    /// With `explain: false` the decision's `rules` (why each rule did or did not fire) stay empty: the ledger
+    /// records only what fired, and `policy explain` rebuilds the rest from the same inputs.
+    public func evaluate(_ event: PolicyEvent, sources state: [DataSource], explain: Bool = true) -> PolicyDecision {
         let target = placement(of: event)
         var sources = state
         if let own = DataSource.registered(by: event), !sources.contains(own) { sources.insert(own, at: 0) }
@@ -25,36 +28,53 @@ extension PolicySet {
                                   matched: [], rules: [])
         }
 
+        // The facts of each source (and of no source), built once for all the rules.
+        var factsOf: [Int: Facts] = [:]
+        func facts(_ i: Int) -> Facts {
+            if let f = factsOf[i] { return f }
+            let f = Facts(event: event, placement: target, source: i < sources.count ? sources[i] : nil,
+                          unresolved: unresolved, catalog: catalog)
+            factsOf[i] = f
+            return f
+        }
+        let noSource = sources.count
+
         var matched: [MatchedRule] = []
         var explanations: [RuleExplanation] = []
         for rule in rules {
-            func explain(_ status: RuleExplanation.Status, _ why: String, _ bindings: [BindingExplanation]) {
+            func note(_ status: RuleExplanation.Status, _ why: @autoclosure () -> String,
+                      _ bindings: [BindingExplanation]) {
+                guard explain else { return }
                 explanations.append(RuleExplanation(id: rule.id, regime: rule.regime, citation: rule.citation,
-                                                    effect: rule.effect, mode: rule.mode, status: status, why: why,
+                                                    effect: rule.effect, mode: rule.mode, status: status, why: why(),
                                                     bindings: bindings))
             }
             guard rule.applies(to: event.type) else {
-                explain(.notApplicable, "decides only \((rule.events ?? []).joined(separator: ", "))", [])
+                note(.notApplicable, "decides only \((rule.events ?? []).joined(separator: ", "))", [])
                 continue
             }
-            let bindings: [DataSource?]
+            let bindings: [Int]
             if rule.regime == Rule.anyRegime {
-                bindings = sources.isEmpty ? [nil] : sources
+                bindings = sources.isEmpty ? [noSource] : Array(sources.indices)
             } else {
-                bindings = sources.filter { $0.regimes.contains(rule.regime) }
+                bindings = sources.indices.filter { sources[$0].regimes.contains(rule.regime) }
             }
             guard !bindings.isEmpty else {
-                explain(.notApplicable, "no data the event touches is governed by \(rule.regime)", [])
+                note(.notApplicable, "no data the event touches is governed by \(rule.regime)", [])
                 continue
             }
             var results: [BindingExplanation] = []
             var messages: [String] = []
-            for source in bindings {
-                let facts = Facts(event: event, placement: target, source: source, unresolved: unresolved,
-                                  catalog: catalog)
+            for i in bindings {
+                let source = i < sources.count ? sources[i] : nil
+                let facts = facts(i)
+                // Without an explanation, a rule that does not hold needs no record of why.
+                guard explain || holds(rule.when, facts) else { continue }
                 let result = evaluate(rule.when, facts, negated: false)
-                results.append(BindingExplanation(source: source?.ref, lineage: source?.lineage ?? [],
-                                                  matched: result.value, conditions: result.deciding))
+                if explain {
+                    results.append(BindingExplanation(source: source?.ref, lineage: source?.lineage ?? [],
+                                                      matched: result.value, conditions: result.deciding))
+                }
                 guard result.value else { continue }
                 let message = MessageTemplate.render(rule.message) { field in
                     facts.value(field).flatMap { $0.isPresent ? $0.display : nil }
@@ -68,12 +88,11 @@ extension PolicySet {
                                            conditions: result.deciding))
             }
             if messages.isEmpty {
-                let why = results.map { b in
+                note(.notMatched, results.map { b in
                     (b.source.map { "\($0): " } ?? "") + b.conditions.map(\.description).joined(separator: "; ")
-                }.joined(separator: " | ")
-                explain(.notMatched, why, results)
+                }.joined(separator: " | "), results)
             } else {
-                explain(.matched, messages.joined(separator: " | "), results)
+                note(.matched, messages.joined(separator: " | "), results)
             }
         }
         let effect = matched.map(\.outcome).max() ?? .allow
@@ -95,6 +114,16 @@ extension PolicySet {
         var deciding: [ConditionOutcome]
     }
 
+    /// Whether the condition holds, short-circuiting and recording nothing.
+    private func holds(_ condition: Condition, _ facts: Facts) -> Bool {
+        switch condition {
+        case .test(let test): return apply(test.op, facts.value(test.field))
+        case .not(let inner): return !holds(inner, facts)
+        case .all(let items): return items.allSatisfy { holds($0, facts) }
+        case .any(let items): return items.contains { holds($0, facts) }
+        }
+    }
+
     /// Evaluates every branch (no short-circuit) so the explanation is complete, and keeps the deciding tests:
     /// for a true `all` every child, for a false one the first false child; for `any` the reverse.
     private func evaluate(_ condition: Condition, _ facts: Facts, negated: Bool) -> Result {
@@ -103,7 +132,7 @@ extension PolicySet {
             let actual = facts.value(test.field)
             let value = apply(test.op, actual)
             return Result(value: value, deciding: [ConditionOutcome(
-                field: test.field, op: test.op.name, expected: test.op.expected, actual: actual?.display,
+                field: test.field, op: test.op.name, expected: test.expected, actual: actual?.display,
                 result: value, negated: negated)])
         case .not(let inner):
             let r = evaluate(inner, facts, negated: !negated)

@@ -51,12 +51,15 @@ public indirect enum Condition: Sendable, Equatable {
 
 /// `field` + one operator with its operand.
 public struct FieldTest: Sendable, Equatable {
-    public var field: String
-    public var op: Operator
+    public let field: String
+    public let op: Operator
+    /// The operand as shown in explanations, rendered once.
+    public let expected: String
 
     public init(field: String, op: Operator) {
         self.field = field
         self.op = op
+        self.expected = op.expected
     }
 }
 

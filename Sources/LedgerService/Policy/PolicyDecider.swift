@@ -31,15 +31,15 @@ public final class PolicyDecider: AppendObserver {
         guard !pending.isEmpty else { return }
         let refs = Set(pending.flatMap { PolicyEvent($0.event).carriedRefs })
         let known = try Self.sources(Array(refs), on: transaction.connection)
-        var decisions: [NewEntry] = []
-        decisions.reserveCapacity(pending.count)
-        for (entry, event) in pending {
+        // Evaluating and signing are independent per event: they run on all cores, in the log's order.
+        let (policies, identity) = (self.policies, self.identity)
+        let decisions = ParallelMap.map(pending, chunk: 64) { entry, event -> NewEntry in
             let input = PolicyEvent(event)
             let sources = input.carriedRefs.flatMap { known[$0] ?? [] }
-            let decision = policies.evaluate(input, sources: sources)
-            decisions.append(identity.entry(type: Self.decisionType, subject: event.subject,
-                                            data: Self.record(decision, entry: entry, event: event),
-                                            at: LedgerIdentity.nowMicros()))
+            let decision = policies.evaluate(input, sources: sources, explain: false)
+            return identity.entry(type: Self.decisionType, subject: event.subject,
+                                  data: Self.record(decision, entry: entry, event: event),
+                                  at: LedgerIdentity.nowMicros())
         }
         transaction.append(decisions)
     }
