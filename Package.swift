@@ -31,7 +31,9 @@ let package = Package(
         .target(name: "LedgerKafka", dependencies: ["CRdKafka"]),
         .target(name: "LedgerProjections", dependencies: ["LedgerCore", "LedgerStore"]),
         .target(name: "LedgerPolicy", dependencies: ["LedgerCore", .product(name: "Yams", package: "Yams")]),
-        .target(name: "LedgerWorkers", dependencies: ["LedgerCore", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "LedgerWorkers",
+            dependencies: ["LedgerCore", "LedgerStore", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "LedgerService",
             dependencies: [

@@ -4,6 +4,7 @@ import LedgerCrypto
 import LedgerKafka
 import LedgerPolicy
 import LedgerService
+import LedgerWorkers
 import Testing
 
 @Suite("Policy decisions in the append transaction", .serialized)
@@ -132,6 +133,14 @@ struct PolicyDecisionTests {
         #expect(decision("dataset/customer-txns", "mlops.dataset.registered")?["effect"] == "allow")
         #expect(eventAt["access/user:a mlops.access.granted"] != nil)
         #expect(!decisions.contains { $0["event_type"] == "mlops.access.granted" })
+
+        // Allowed requests became jobs in the transaction that decided them; denied ones never did.
+        let jobs = try JobQueue.list(on: f.db.connection)
+        #expect(Set(jobs.map(\.subject)) == ["run/r-gdpr-scc", "run/r-h-uae"], "\(jobs.map(\.subject))")
+        #expect(jobs.allSatisfy { $0.state == .queued && $0.template == "train-logreg" && $0.kind == .training })
+        let scc = try #require(jobs.first { $0.subject == "run/r-gdpr-scc" })
+        #expect(scc.requestIdx == UInt64(eventAt["run/r-gdpr-scc mlops.training.requested"]?.idx ?? -1))
+        #expect(scc.data["transfer"]?["basis"] == "scc")
 
         let report = try AuditVerifier().verify(f.db)
         #expect(report.ok, "\(report.failures.prefix(3))")

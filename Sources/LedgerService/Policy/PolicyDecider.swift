@@ -2,6 +2,7 @@ import Foundation
 import LedgerCore
 import LedgerPolicy
 import LedgerStore
+import LedgerWorkers
 
 /// Decides every appended event that places data, compute, a model or a deployment somewhere, inside the append
 /// transaction and before any worker can act on it, and appends the decision as a signed `ledger.policy.decision`
@@ -33,15 +34,23 @@ public final class PolicyDecider: AppendObserver {
         let known = try Self.sources(Array(refs), on: transaction.connection)
         // Evaluating and signing are independent per event: they run on all cores, in the log's order.
         let (policies, identity) = (self.policies, self.identity)
-        let decisions = ParallelMap.map(pending, chunk: 64) { entry, event -> NewEntry in
+        let decided = ParallelMap.map(pending, chunk: 64) { entry, event -> (NewEntry, Effect) in
             let input = PolicyEvent(event)
             let sources = input.carriedRefs.flatMap { known[$0] ?? [] }
             let decision = policies.evaluate(input, sources: sources, explain: false)
-            return identity.entry(type: Self.decisionType, subject: event.subject,
-                                  data: Self.record(decision, entry: entry, event: event),
-                                  at: LedgerIdentity.nowMicros())
+            return (identity.entry(type: Self.decisionType, subject: event.subject,
+                                   data: Self.record(decision, entry: entry, event: event),
+                                   at: LedgerIdentity.nowMicros()), decision.effect)
         }
-        transaction.append(decisions)
+        let indexes = transaction.append(decided.map(\.0))
+        // An allowed request becomes a job in this same transaction; a denied one never does.
+        let jobs = zip(pending, zip(decided, indexes)).compactMap { request, outcome -> JobRequest? in
+            let ((_, effect), decisionIdx) = outcome
+            guard effect != .deny, let kind = JobRequest.kind(ofRequestType: request.event.type) else { return nil }
+            return JobRequest(requestIdx: request.entry.idx, decisionIdx: decisionIdx, kind: kind,
+                              subject: request.event.subject, source: request.event.source, data: request.event.data)
+        }
+        try JobQueue.enqueue(jobs, on: transaction.connection)
     }
 
     /// Requests are refused when denied (nothing executes them); the other decided types record facts, and a

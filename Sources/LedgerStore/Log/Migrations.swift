@@ -150,6 +150,38 @@ public enum Migrations {
                 built_size bigint NOT NULL
             );
             """),
+        Migration(version: 6, description: "worker jobs", sql: """
+            -- One row per allowed request (mlops.training.requested, mlops.deployment.requested), created in the
+            -- append transaction that records the request's policy decision. Workers claim rows with
+            -- FOR UPDATE SKIP LOCKED and hold them by a lease; the events of what ran come back through the log.
+            CREATE TABLE ledger.jobs (
+                id            text PRIMARY KEY,              -- job-<request idx>
+                request_idx   bigint NOT NULL UNIQUE,        -- the request's log index
+                decision_idx  bigint NOT NULL,               -- the ledger.policy.decision that allowed it
+                kind          text NOT NULL,                 -- training | deployment
+                subject       text NOT NULL,                 -- run/<run_id> | deployment/<deployment_id>
+                template      text,                          -- data.job
+                request       jsonb NOT NULL,                -- the request event's data
+                source        text NOT NULL,                 -- the requesting producer (CloudEvent source)
+                state         text NOT NULL DEFAULT 'queued'
+                              CHECK (state IN ('queued', 'waiting', 'running', 'succeeded', 'failed', 'rolled_back')),
+                idempotent    boolean,                       -- from the template, set at the first claim
+                attempts      integer NOT NULL DEFAULT 0,
+                worker        text,                          -- the lease holder
+                lease_until   timestamptz,
+                waiting_for   text,                          -- why a job waits (no capacity where allowed)
+                node          text,                          -- where it was placed
+                reason        text,                          -- why it failed or rolled back
+                log_digest    text,                          -- sha256 of the job's output log
+                result        jsonb,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                started_at    timestamptz,
+                finished_at   timestamptz,
+                updated_at    timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX jobs_open ON ledger.jobs (id) WHERE state IN ('queued', 'waiting', 'running');
+            CREATE INDEX jobs_subject ON ledger.jobs (subject);
+            """),
     ]
 
     /// The newest schema version this build knows.
