@@ -170,7 +170,10 @@ public enum Migrations {
                 worker        text,                          -- the lease holder
                 lease_until   timestamptz,
                 waiting_for   text,                          -- why a job waits (no capacity where allowed)
+                not_before    timestamptz,                   -- a waiting job is tried again from then on
                 node          text,                          -- where it was placed
+                gpus          integer NOT NULL DEFAULT 0,    -- GPUs it holds there while running
+                gpu_type      text,
                 reason        text,                          -- why it failed or rolled back
                 log_digest    text,                          -- sha256 of the job's output log
                 result        jsonb,

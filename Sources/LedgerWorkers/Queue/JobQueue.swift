@@ -109,7 +109,8 @@ public enum JobQueue {
         let rows = try c.query("""
             WITH candidate AS (
                 SELECT id, state AS previous FROM ledger.jobs
-                WHERE state IN ('queued', 'waiting') OR (state = 'running' AND lease_until < now())
+                WHERE (state IN ('queued', 'waiting') AND (not_before IS NULL OR not_before <= now()))
+                   OR (state = 'running' AND lease_until < now())
                 ORDER BY request_idx
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
@@ -120,7 +121,7 @@ public enum JobQueue {
                 finished_at = CASE WHEN c.previous = 'running' AND j.idempotent IS NOT TRUE THEN now() END,
                 worker = $1, lease_until = now() + $2 * interval '1 millisecond', updated_at = now()
             FROM candidate c WHERE j.id = c.id
-            RETURNING \(columns)
+            RETURNING \(columns(of: "j"))
             """, [.text(worker), .int64(lease.milliseconds), .text(workerLost)])
         guard let row = rows.first else { return nil }
         let job = try Self.job(row)
@@ -128,13 +129,13 @@ public enum JobQueue {
     }
 
     /// Records that the job starts running now (its template's idempotency and the node chosen).
-    public static func start(_ id: String, worker: String, idempotent: Bool, node: String?,
-                             on c: PostgresConnection) throws {
+    public static func start(_ id: String, worker: String, idempotent: Bool, node: String?, gpus: Int,
+                             gpuType: String?, on c: PostgresConnection) throws {
         try c.query("""
-            UPDATE ledger.jobs SET attempts = attempts + 1, idempotent = $3, node = $4, waiting_for = NULL,
-                started_at = coalesce(started_at, now()), updated_at = now()
+            UPDATE ledger.jobs SET attempts = attempts + 1, idempotent = $3, node = $4, gpus = $5, gpu_type = $6,
+                waiting_for = NULL, started_at = coalesce(started_at, now()), updated_at = now()
             WHERE id = $1 AND worker = $2 AND state = 'running'
-            """, [.text(id), .text(worker), .bool(idempotent), .text(node)])
+            """, [.text(id), .text(worker), .bool(idempotent), .text(node), .int64(Int64(gpus)), .text(gpuType)])
     }
 
     /// Extends the lease; false when the job is no longer this worker's.
@@ -146,13 +147,14 @@ public enum JobQueue {
             """, [.text(id), .text(worker), .int64(lease.milliseconds)]).count == 1
     }
 
-    /// Puts the job back in the queue until capacity frees up.
-    public static func wait(_ id: String, worker: String, because reason: String, on c: PostgresConnection) throws {
+    /// Puts the job back in the queue, to be tried again after `retry` (capacity may have freed up by then).
+    public static func wait(_ id: String, worker: String, because reason: String, retry: Duration = .seconds(2),
+                            on c: PostgresConnection) throws {
         try c.query("""
             UPDATE ledger.jobs SET state = 'waiting', waiting_for = $3, worker = NULL, lease_until = NULL,
-                updated_at = now()
+                not_before = now() + $4 * interval '1 millisecond', updated_at = now()
             WHERE id = $1 AND worker = $2 AND state = 'running'
-            """, [.text(id), .text(worker), .text(reason)])
+            """, [.text(id), .text(worker), .text(reason), .int64(retry.milliseconds)])
     }
 
     /// Ends the job.
@@ -170,9 +172,8 @@ public enum JobQueue {
     /// GPUs held on each node by running jobs (placement reads this under `placementLock`).
     public static func allocations(on c: PostgresConnection) throws -> [GPUAllocation] {
         try c.query("""
-            SELECT id, subject, node, coalesce(request #>> '{gpus,type}', ''),
-                   coalesce((request #>> '{gpus,count}')::int, 0)
-            FROM ledger.jobs WHERE state = 'running' AND node IS NOT NULL AND kind = 'training'
+            SELECT id, subject, node, coalesce(gpu_type, ''), gpus
+            FROM ledger.jobs WHERE state = 'running' AND node IS NOT NULL AND gpus > 0
             """).compactMap { r in
             guard let id = r.string(0), let node = r.string(2), let count = r.int64(4), count > 0 else { return nil }
             return GPUAllocation(allocationID: id, runID: r.string(1) ?? "", nodeID: node, gpuType: r.string(3) ?? "",
@@ -188,15 +189,15 @@ public enum JobQueue {
     /// Every job, newest first, optionally of one subject.
     public static func list(subject: String? = nil, limit: Int = 1000, on c: PostgresConnection) throws -> [Job] {
         try c.query("""
-            SELECT \(columns) FROM ledger.jobs WHERE $1::text IS NULL OR subject = $1
+            SELECT \(columns(of: "ledger.jobs")) FROM ledger.jobs WHERE $1::text IS NULL OR subject = $1
             ORDER BY request_idx DESC LIMIT $2
             """, [.text(subject), .int64(Int64(limit))]).map(job)
     }
 
-    static let columns = """
-        id, request_idx, kind, subject, template, source, request::text, state, idempotent, attempts, worker, node,
-        reason, log_digest
-        """
+    static func columns(of table: String) -> String {
+        ["id", "request_idx", "kind", "subject", "template", "source", "request::text", "state", "idempotent",
+         "attempts", "worker", "node", "reason", "log_digest"].map { "\(table).\($0)" }.joined(separator: ", ")
+    }
 
     static func job(_ r: PostgresRow) throws -> Job {
         guard let id = r.string(0), let idx = r.int64(1), let kind = r.string(2).flatMap(JobKind.init(rawValue:)),

@@ -22,6 +22,7 @@ struct Dev: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var ledger: LedgerKeyOptions
     @OptionGroup var ingest: IngestOptions
+    @OptionGroup var workers: WorkerOptions
 
     @Option(name: .long, help: "Events topic to create.")
     var topic: String = "mlops.events"
@@ -73,12 +74,17 @@ struct Dev: ParsableCommand {
                   written to \(DevInfo.path(stateDirectory: stateDir)); other mlledger commands find both there.
                   Stop with Ctrl-C.
                 """)
+            var pool: WorkerPool?
             try ServiceRunner.run(service, logger: logger, options: ingest, onReady: {
+                pool = try workers.startPool(
+                    count: demo ? max(workers.workers, 2) : workers.workers, stateDirectory: stateDir,
+                    databaseURL: info.postgresURL, bootstrapServers: info.kafkaBootstrap, topic: info.topic,
+                    identity: identity, db: db, logger: logger)
                 if demo {
                     try runDemo(info: info, identity: identity, db: db, stateDir: stateDir)
                     if exitAfterDemo { kill(getpid(), SIGTERM) }
                 }
-            }, onStop: {})
+            }, onStop: { pool?.stop() })
             db.connection.close()
         } catch {
             env.stop()
@@ -98,36 +104,65 @@ struct Dev: ParsableCommand {
             Output.print("demo: trusted \(DemoStory.producerName) (key id \(key.publicKey.keyID.prefix(16))…) at index \(idx)")
         }
         let before = try db.head().size
-        let run = String(EventIDs.uuidV7().suffix(8))
+        let tag = String(EventIDs.uuidV7().suffix(8))
         let signer = EnvelopeSigner(key: key)
         let producer = try KafkaProducer(bootstrapServers: info.kafkaBootstrap)
         defer { producer.close() }
-        let steps = DemoStory.steps(run: run)
-        for step in steps {
-            let id = EventIDs.uuidV7()
-            let envelope = DemoStory.envelope(step, id: id, time: EventTime.format(micros: LedgerIdentity.nowMicros()),
-                                              signer: signer)
+        func send(_ step: DemoStory.Step) throws {
+            let envelope = DemoStory.envelope(step, id: EventIDs.uuidV7(),
+                                              time: EventTime.format(micros: LedgerIdentity.nowMicros()), signer: signer)
             let r = try producer.send(topic: info.topic, key: Array(step.subject.utf8), value: envelope,
                                       headers: [KafkaHeader(name: "content-type", value: Array("application/dsse+json".utf8))])
             Output.print("demo: sent \(step.type) \(step.subject) -> partition \(r.partition) offset \(r.offset)")
         }
-        let deadline = Date().addingTimeInterval(60)
-        var size = before
-        while size < before + UInt64(steps.count), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.2)
-            let now = try db.head().size
-            if now != size { Output.print("demo: log size \(now)") }
-            size = now
+        // Registrations first: a request is decided with what the log knows when it is appended.
+        let steps = WorkedDemo.requests(tag: tag)
+        let registrations = steps.filter { $0.type == "mlops.dataset.registered" }
+        for step in registrations { try send(step) }
+        _ = try waitFor("registration of the demo's data sets", db: db, seconds: 60) { c in
+            try c.query("SELECT count(*) FROM residency.entities WHERE id = ANY($1) AND last_idx >= $2", [
+                .textArray(registrations.map { $0.subject + "@" + ($0.data["version"]?.stringValue ?? "") }),
+                .int64(Int64(before)),
+            ]).first?.int64(0) == Int64(registrations.count) ? "" : nil
         }
-        guard size >= before + UInt64(steps.count) else {
-            throw CLIError("demo: the log did not grow to \(before + UInt64(steps.count)) entries within 60s (size \(size))")
+        for step in steps where step.type != "mlops.dataset.registered" { try send(step) }
+        let (allowed, denied) = WorkedDemo.runIDs(tag)
+
+        Output.print("demo: the workers train \(WorkedDemo.model) for run/\(allowed) and run its validation gate…")
+        let version = try waitFor("a validated model version from run/\(allowed)", db: db) { c in
+            try c.query("""
+                SELECT m.version FROM registry.model_versions m
+                JOIN registry.validations v ON v.name = m.name AND v.version = m.version AND v.passed
+                WHERE m.run_id = $1 AND m.registered_idx IS NOT NULL LIMIT 1
+                """, [.text(allowed)]).first?.string(0)
         }
+        try send(WorkedDemo.deploymentRequest(modelVersion: version))
+        Output.print("demo: the workers roll \(WorkedDemo.model)@\(version) out to deployment/\(WorkedDemo.deployment) (canary)…")
+        let outcome = try waitFor("the end of the rollout", db: db) { c in
+            try c.query("""
+                SELECT type FROM ledger.entries WHERE subject = $1 AND idx >= $2
+                  AND type IN ('mlops.deployment.completed', 'mlops.deployment.rolled_back', 'mlops.deployment.failed')
+                LIMIT 1
+                """, [.text("deployment/" + WorkedDemo.deployment), .int64(Int64(before))]).first?.string(0)
+        }
+        Thread.sleep(forTimeInterval: 0.5)  // the decisions and projections of the last events commit with them
+
         let rows = try db.connection.query("""
             SELECT idx, type, subject, encode(leaf_hash, 'hex') FROM ledger.entries WHERE idx >= $1 ORDER BY idx
             """, [.int64(Int64(before))])
         Output.table(["IDX", "TYPE", "SUBJECT", "LEAF HASH"], rows.map { r in
             [String(r.int64(0) ?? 0), r.string(1) ?? "", r.string(2) ?? "", String((r.string(3) ?? "").prefix(16)) + "…"]
         })
+        Output.print("demo: jobs (mlledger query runs / query deployments):")
+        let jobs = try db.connection.query("""
+            SELECT id, subject, state, coalesce(node, ''), coalesce(reason, ''), coalesce(result #>> '{models,0,digest}', '')
+            FROM ledger.jobs WHERE request_idx >= $1 ORDER BY request_idx
+            """, [.int64(Int64(before))])
+        Output.table(["JOB", "SUBJECT", "STATE", "NODE", "REASON", "MODEL DIGEST"], jobs.map { r in
+            (0..<6).map { r.string($0) ?? "" }
+        })
+        try showDenial(of: "run/" + denied, db: db)
+        Output.print("demo: the rollout ended with \(outcome)")
         let deployment = "deployment/fraud-prod"
         Output.print("demo: what \(deployment) was built from (mlledger query lineage \(deployment) --upstream):")
         let edges = try Query.Lineage.edges(db, from: deployment, downstream: false, depth: 32)
@@ -140,6 +175,36 @@ struct Dev: ParsableCommand {
             Output.print(signed.note, terminator: "")
         } else {
             throw CLIError("demo: audit verify FAILED: \(report.failures[0].reason)")
+        }
+    }
+
+    /// Polls `probe` every 200 ms for up to `seconds`.
+    private func waitFor(_ what: String, db: LedgerDatabase, seconds: Double = 180,
+                         _ probe: (PostgresConnection) throws -> String?) throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let value = try probe(db.connection) { return value }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw CLIError("demo: no \(what) within \(Int(seconds)) s; see the service's log above")
+    }
+
+    /// Prints the recorded decision about a denied request, and that no job exists for it.
+    private func showDenial(of subject: String, db: LedgerDatabase) throws {
+        guard let envelope = try db.connection.query("""
+            SELECT envelope FROM ledger.entries WHERE type = 'ledger.policy.decision' AND subject = $1
+            ORDER BY idx DESC LIMIT 1
+            """, [.text(subject)]).first?.bytes(0),
+            let event = try? CloudEvent.parse(DSSEEnvelope.parse(envelope).payload)
+        else { return }
+        let rules = event.data["rules"]?.arrayValue ?? []
+        let jobs = try db.connection.query("SELECT count(*) FROM ledger.jobs WHERE subject = $1", [.text(subject)])
+            .first?.int64(0) ?? 0
+        Output.print("demo: \(subject) (EU personal data to aws:me-central-1, no transfer basis): "
+            + "\(event.data["effect"]?.stringValue ?? "?"), \(jobs) job(s) created")
+        for r in rules {
+            Output.print("  \(r["id"]?.stringValue ?? "") [\(r["citation"]?["article"]?.stringValue ?? "")]: "
+                + (r["message"]?.stringValue ?? ""))
         }
     }
 }

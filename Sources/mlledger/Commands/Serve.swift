@@ -88,18 +88,26 @@ struct Serve: ParsableCommand {
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var ledger: LedgerKeyOptions
     @OptionGroup var ingest: IngestOptions
+    @OptionGroup var workers: WorkerOptions
 
     func run() throws {
         let logger = ingest.logger("mlledger.serve")
         let db = try connection.openMigratedDatabase()
         let identity = try ledger.identity(connection, db: db)
-        db.connection.close()
+        let brokers = try kafka.resolvedBrokers(connection)
         let config = IngestConfiguration(
-            bootstrapServers: try kafka.resolvedBrokers(connection), topic: kafka.resolvedTopic(connection),
+            bootstrapServers: brokers, topic: kafka.resolvedTopic(connection),
             groupID: ingest.resolvedGroup, databaseURL: connection.resolvedDatabaseURL, batchSize: ingest.batchSize,
             consumerConfig: ingest.consumerConfig(), deadLetterTopic: ingest.deadLetterTopic(kafka.resolvedTopic(connection)))
         let service = IngestService(configuration: config, identity: identity, logger: logger)
-        try ServiceRunner.run(service, logger: logger, options: ingest, onStop: {})
+        var pool: WorkerPool?
+        try ServiceRunner.run(service, logger: logger, options: ingest, onReady: {
+            pool = try workers.startPool(
+                count: workers.workers, stateDirectory: connection.stateDirectory,
+                databaseURL: connection.resolvedDatabaseURL, bootstrapServers: brokers,
+                topic: kafka.resolvedTopic(connection), identity: identity, db: db, logger: logger)
+            db.connection.close()
+        }, onStop: { pool?.stop() })
     }
 }
 
