@@ -1,0 +1,229 @@
+import Foundation
+import LedgerCore
+import LedgerCrypto
+import LedgerKafka
+import LedgerPolicy
+import LedgerService
+import LedgerStore
+import LedgerWorkers
+import Testing
+
+/// The embedded workers through the whole pipeline: requests from Kafka, decided, turned into jobs, run by the
+/// shipped templates, and reported by signed events that come back through ingest.
+@Suite("Embedded workers", .serialized)
+struct WorkerTests {
+    static let a100 = "nvidia-a100-80gb"
+    /// One A100 in the UAE, eight in the Netherlands.
+    static let cluster = ClusterInventory(nodes: [
+        GPUNode(id: "uae-1", location: "azure:uaenorth", gpuType: a100, gpuCount: 1),
+        GPUNode(id: "eu-1", location: "gcp:europe-west4", gpuType: a100, gpuCount: 8),
+    ])
+    static let digest = JSONValue.string("sha256:" + String(repeating: "5", count: 64))
+
+    /// A ledger deciding policies, a producer, and workers running the shipped templates.
+    final class Bench {
+        let f: LedgerFixture
+        let producer: KafkaProducer
+        let key: Ed25519PrivateKey
+        let stopIngest: @Sendable () -> Void
+        var pool: WorkerPool?
+
+        init(workers: Int = 2, lease: Duration = .seconds(30)) throws {
+            f = try LedgerFixture(partitions: 1)
+            key = try f.trustedProducer()
+            producer = try KafkaProducer(bootstrapServers: f.cluster.bootstrapServers)
+            stopIngest = f.start(f.service(decisions: true))
+            if workers > 0 { pool = try startWorkers(workers, lease: lease) }
+        }
+
+        var servingRoot: String { f.directory + "/serving" }
+
+        func startWorkers(_ count: Int, lease: Duration) throws -> WorkerPool {
+            let workerKey = Ed25519PrivateKey.generate()
+            try WorkerPool.ensureTrusted(workerKey.publicKey, identity: f.identity, in: f.db)
+            for dir in [f.directory + "/jobs", servingRoot] {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
+            let config = WorkerConfiguration(
+                count: count, databaseURL: f.database.url, bootstrapServers: f.cluster.bootstrapServers,
+                topic: f.topic, templates: try TemplateLoader.loadDirectory(Self.repo + "/ops/jobs"),
+                cluster: WorkerTests.cluster, policies: try PolicySet.shipped(),
+                scriptsDirectory: Self.repo + "/ops/jobs/bin", jobsRoot: f.directory + "/jobs",
+                servingRoot: servingRoot, key: workerKey, name: "test-worker", lease: lease,
+                poll: .milliseconds(100))
+            let pool = WorkerPool(configuration: config, logger: f.logger)
+            pool.start()
+            return pool
+        }
+
+        static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+
+        func send(_ type: String, _ subject: String, _ data: JSONObject) throws {
+            _ = try producer.send(topic: f.topic, key: Array(subject.utf8),
+                                  value: signedEvent(key, type: type, subject: subject, data: data))
+        }
+
+        /// Waits for an entry of `type` about `subject`; its data.
+        @discardableResult
+        func waitForEntry(_ type: String, _ subject: String, seconds: Double = 90) throws -> JSONObject? {
+            var found: JSONObject?
+            _ = try f.wait(seconds: seconds) {
+                found = try entries(type, subject).last
+                return found != nil
+            }
+            return found
+        }
+
+        func entries(_ type: String, _ subject: String? = nil) throws -> [JSONObject] {
+            try f.db.connection.query("""
+                SELECT envelope FROM ledger.entries WHERE type = $1 AND ($2::text IS NULL OR subject = $2) ORDER BY idx
+                """, [.text(type), .text(subject)]).map {
+                try CloudEvent.parse(DSSEEnvelope.parse($0.bytes(0)!).payload).data
+            }
+        }
+
+        func job(_ subject: String) throws -> Job? { try JobQueue.list(subject: subject, on: f.db.connection).first }
+
+        func close() {
+            pool?.stop()
+            stopIngest()
+            producer.close()
+            f.close()
+        }
+
+        func registerData(_ name: String, location: String, classification: String = "confidential",
+                          regimes: [String] = [], categories: [String] = []) throws {
+            try send("mlops.dataset.registered", "dataset/\(name)", [
+                "name": .string(name), "version": "1", "uri": .string("s3://data/\(name)/1"), "digest": digest,
+                "location": .string(location), "classification": .string(classification),
+                "regimes": .array(regimes.map(JSONValue.string)), "categories": .array(categories.map(JSONValue.string)),
+            ])
+            #expect(try waitForEntry("ledger.policy.decision", "dataset/\(name)") != nil)
+        }
+
+        func requestTraining(_ run: String, model: String, input: String, region: String, validate: Bool = false,
+                             params: JSONObject = [:]) throws {
+            var data: JSONObject = [
+                "run_id": .string(run), "model": .string(model), "job": "train-logreg", "params": .object(params),
+                "inputs": [.string(input + "@1")], "gpus": ["count": 1, "type": .string(a100)],
+                "region": .string(region),
+            ]
+            if validate { data["validate"] = ["job": "validate-threshold"] }
+            try send("mlops.training.requested", "run/\(run)", data)
+        }
+
+        func requestDeployment(_ id: String, model: String, params: JSONObject = [:]) throws {
+            try send("mlops.deployment.requested", "deployment/\(id)", [
+                "deployment_id": .string(id), "model": .string(model), "environment": "production",
+                "region": "azure:uaenorth", "strategy": "canary", "job": "deploy-local", "params": .object(params),
+            ])
+        }
+    }
+
+    @Test("a canary whose health check fails at 50 % rolls back and records why")
+    func canaryRollsBack() throws {
+        let b = try Bench()
+        defer { b.close() }
+        try b.registerData("card-txns", location: "azure:uaenorth")
+        try b.requestTraining("r1", model: "fraud", input: "card-txns", region: "azure:uaenorth", validate: true)
+        let state = String(describing: try b.job("run/r1"))
+        let completed = try #require(try b.waitForEntry("mlops.training.completed", "run/r1"), "\(state)")
+        let model = try #require(completed["outputs"]?.arrayValue?.first)
+        #expect(model["model"] == "fraud" && model["version"] == "1")
+        let registered = try #require(try b.waitForEntry("mlops.model.registered", "model/fraud"))
+        #expect(registered["digest"] == model["digest"], "the digest the worker computed is the one in the log")
+        #expect(try b.waitForEntry("mlops.validation.passed", "model/fraud")?["model"] == "fraud@1")
+        let run = try #require(try b.job("run/r1"))
+        #expect(run.state == .succeeded && run.node == "uae-1")
+        #expect(run.logDigest?.hasPrefix("sha256:") == true)
+
+        try b.requestDeployment("fraud-prod", model: "fraud@1", params: ["drill_fail_at_weight": 50])
+        let rolledBack = try #require(try b.waitForEntry("mlops.deployment.rolled_back", "deployment/fraud-prod"))
+        #expect(rolledBack["at_weight"] == 50)
+        let reason = rolledBack["reason"]?.stringValue ?? ""
+        #expect(reason.contains("drill-fault"), "\(rolledBack)")
+        let shifted = try b.entries("mlops.deployment.traffic_shifted", "deployment/fraud-prod")
+        #expect(shifted.compactMap { $0["weight"]?.numberValue?.int64Value } == [10, 50])
+        #expect(try b.entries("mlops.deployment.completed", "deployment/fraud-prod").isEmpty)
+        let deployment = try #require(try b.job("deployment/fraud-prod"))
+        #expect(deployment.state == .rolledBack && deployment.reason?.contains("drill-fault") == true)
+
+        // The routing table went back to no traffic on the new model.
+        let routing = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath:
+            b.servingRoot + "/fraud-prod/routing.json"))))
+        let routes = routing["routes"]?.arrayValue ?? []
+        #expect(!routes.contains { $0["model"] == "fraud@1" && ($0["weight"]?.numberValue?.int64Value ?? 0) > 0 })
+
+        // A model version with no passed gate is not deployed.
+        try b.requestTraining("r2", model: "fraud", input: "card-txns", region: "azure:uaenorth")
+        _ = try b.waitForEntry("mlops.model.registered", "model/fraud")
+        _ = try b.f.wait(seconds: 60) { try b.entries("mlops.model.registered", "model/fraud").count == 2 }
+        try b.requestDeployment("fraud-unvalidated", model: "fraud@2")
+        let refused = try b.waitForEntry("mlops.deployment.failed", "deployment/fraud-unvalidated")
+        #expect(refused?["reason"]?.stringValue?.hasPrefix("no_passed_validation") == true, "\(refused as Any)")
+        #expect(try b.entries("mlops.deployment.started", "deployment/fraud-unvalidated").isEmpty)
+
+        #expect(try AuditVerifier().verify(b.f.db).ok)
+    }
+
+    @Test("a lost worker's non-idempotent deployment is marked worker_lost and never runs twice")
+    func lostWorker() throws {
+        let b = try Bench(workers: 0)
+        defer { b.close() }
+        // A validated model to deploy, produced by a worker that then stops.
+        b.pool = try b.startWorkers(1, lease: .seconds(3))
+        try b.registerData("card-txns", location: "azure:uaenorth")
+        try b.requestTraining("r1", model: "fraud", input: "card-txns", region: "azure:uaenorth", validate: true)
+        #expect(try b.waitForEntry("mlops.validation.passed", "model/fraud") != nil)
+        b.pool?.stop()
+        b.pool = nil
+
+        // A worker claims the deployment, starts it, and dies: it never renews its lease.
+        try b.requestDeployment("fraud-prod", model: "fraud@1")
+        #expect(try b.f.wait { try b.job("deployment/fraud-prod") != nil })
+        guard case .run(let claimed)? = try JobQueue.claim(worker: "killed-worker", lease: .seconds(2),
+                                                          on: b.f.db.connection)
+        else { Issue.record("no job to claim"); return }
+        try JobQueue.start(claimed.id, worker: "killed-worker", idempotent: false, node: nil, gpus: 0, gpuType: nil,
+                           on: b.f.db.connection)
+
+        // Another worker finds the lease expired: the job fails as worker_lost instead of running again.
+        b.pool = try b.startWorkers(1, lease: .seconds(3))
+        let failed = try #require(try b.waitForEntry("mlops.deployment.failed", "deployment/fraud-prod"))
+        #expect(failed["reason"] == .string(JobQueue.workerLost))
+        let job = try #require(try b.job("deployment/fraud-prod"))
+        #expect(job.state == .failed && job.reason == JobQueue.workerLost && job.attempts == 1)
+        Thread.sleep(forTimeInterval: 4)  // past another lease: nobody picks it up again
+        #expect(try b.entries("mlops.deployment.started", "deployment/fraud-prod").isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: b.servingRoot + "/fraud-prod"))
+        #expect(try b.job("deployment/fraud-prod")?.attempts == 1)
+    }
+
+    @Test("GPU placement keeps UAE health data on UAE nodes and queues when they are busy")
+    func placementQueuesInsteadOfMovingRegulatedData() throws {
+        let b = try Bench(workers: 2)
+        defer { b.close() }
+        try b.registerData("patient-visits", location: "azure:uaenorth", classification: "sensitive",
+                           regimes: ["ae-health"], categories: ["health"])
+        // Two runs for the UAE's single A100 (the EU node has eight free), and one that asks for the EU.
+        let slow: JSONObject = ["samples": 20000, "epochs": 60]
+        try b.requestTraining("h1", model: "readmission", input: "patient-visits", region: "azure:uaenorth", params: slow)
+        try b.requestTraining("h2", model: "readmission", input: "patient-visits", region: "azure:uaenorth", params: slow)
+        try b.requestTraining("h-eu", model: "readmission", input: "patient-visits", region: "gcp:europe-west4")
+        for run in ["h1", "h2"] { #expect(try b.waitForEntry("mlops.training.completed", "run/\(run)", seconds: 180) != nil) }
+
+        let allocations = try b.entries("mlops.gpu.allocated")
+        #expect(allocations.count == 2)
+        #expect(allocations.allSatisfy { $0["node"] == "uae-1" && $0["region"] == "azure:uaenorth" }, "\(allocations)")
+        // The second run was placed only after the first released the GPU.
+        let order = try b.f.db.connection.query("""
+            SELECT type, subject FROM ledger.entries WHERE type IN ('mlops.gpu.allocated', 'mlops.gpu.released')
+            ORDER BY idx
+            """).map { $0.string(0)! }
+        #expect(order == ["mlops.gpu.allocated", "mlops.gpu.released", "mlops.gpu.allocated", "mlops.gpu.released"])
+        let decision = try #require(try b.waitForEntry("ledger.policy.decision", "run/h-eu"))
+        #expect(decision["effect"] == "deny")
+        #expect(try b.job("run/h-eu") == nil, "a denied request never becomes a job")
+    }
+}
