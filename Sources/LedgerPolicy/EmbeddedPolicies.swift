@@ -312,6 +312,22 @@ rules:
       the event names {event.unresolved}, which the ledger has no registration or lineage for: the regimes of that
       data are unknown, so rules that govern it may not have been applied
 
+  - id: deployment-without-validation
+    title: A model version deployed before any validation gate passed for it
+    citation:
+      law: Regulation (EU) 2024/1689 (AI Act)
+      article: Art. 9(8) (testing prior to being put into service)
+    effect: deny
+    mode: enforce
+    events: [mlops.deployment.requested]
+    when:
+      all:
+        - {field: source.kind, equals: model}
+        - {field: source.validated, equals: false}
+    message: >-
+      {source.ref} has no passed validation gate in the registry (source.validated = false): a model version is
+      deployed only after a gate (mlops.validation.passed) has tested it
+
 """#,
         "eu-gdpr.yaml": #"""
 regime: eu-gdpr

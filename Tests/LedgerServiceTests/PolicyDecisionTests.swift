@@ -46,6 +46,11 @@ struct PolicyDecisionTests {
             "model": "readmission@1", "run_id": "r-h-uae", "uri": "abfss://models@lake/readmission/1", "digest": digest,
             "location": "azure:uaenorth",
         ]),
+        ("mlops.validation.passed", "model/readmission", [
+            "model": "readmission@1", "gate": "pre-production",
+            "checks": [["name": "auc-floor", "kind": "metric", "metric": "auc", "value": 0.91, "op": ">=",
+                        "threshold": 0.75, "passed": true]],
+        ]),
         ("mlops.deployment.requested", "deployment/readmission-eu", [
             "deployment_id": "readmission-eu", "model": "readmission@1", "environment": "prod",
             "region": "aws:eu-central-1", "strategy": "canary", "job": "deploy-local",
@@ -67,8 +72,8 @@ struct PolicyDecisionTests {
                                   value: signedEvent(key, type: type, subject: subject, data: data))
         }
         let stop = f.start(f.service(decisions: true))
-        // The policy activation, 11 events, and a decision for each of the 9 placements.
-        let done = try f.wait { try f.size() == base + 21 }
+        // The policy activation, 12 events, and a decision for each of the 9 placements.
+        let done = try f.wait { try f.size() == base + 22 }
         stop()
         #expect(done, "\(f.state)")
 

@@ -155,14 +155,14 @@ struct WorkerTests {
         let routes = routing["routes"]?.arrayValue ?? []
         #expect(!routes.contains { $0["model"] == "fraud@1" && ($0["weight"]?.numberValue?.int64Value ?? 0) > 0 })
 
-        // A model version with no passed gate is not deployed.
+        // A model version with no passed gate is denied by the decision, so no job ever runs it.
         try b.requestTraining("r2", model: "fraud", input: "card-txns", region: "azure:uaenorth")
-        _ = try b.waitForEntry("mlops.model.registered", "model/fraud")
         _ = try b.f.wait(seconds: 60) { try b.entries("mlops.model.registered", "model/fraud").count == 2 }
         try b.requestDeployment("fraud-unvalidated", model: "fraud@2")
-        let refused = try b.waitForEntry("mlops.deployment.failed", "deployment/fraud-unvalidated")
-        #expect(refused?["reason"]?.stringValue?.hasPrefix("no_passed_validation") == true, "\(refused as Any)")
-        #expect(try b.entries("mlops.deployment.started", "deployment/fraud-unvalidated").isEmpty)
+        let refused = try #require(try b.waitForEntry("ledger.policy.decision", "deployment/fraud-unvalidated"))
+        #expect(refused["effect"] == "deny")
+        #expect(refused["rules"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["deployment-without-validation"])
+        #expect(try b.job("deployment/fraud-unvalidated") == nil)
 
         #expect(try AuditVerifier().verify(b.f.db).ok)
     }

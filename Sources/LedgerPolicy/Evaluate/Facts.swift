@@ -97,6 +97,7 @@ struct Facts {
             values["source.regimes"] = .list(source.regimes)
             values["source.categories"] = .list(source.categories)
             values["source.lineage"] = .list(source.lineage)
+            if let v = source.validated { values["source.validated"] = .bool(v) }
             for c in source.categories where !categories.contains(c) { categories.append(c) }
         }
         values["categories"] = .list(categories)

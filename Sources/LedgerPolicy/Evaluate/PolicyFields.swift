@@ -60,6 +60,7 @@ public enum PolicyFields {
         ("source.regimes", f(.list, "the source's regimes, own or inherited", PolicyVocabulary.regimes)),
         ("source.categories", f(.list, "the source's special categories", PolicyVocabulary.categories)),
         ("source.lineage", f(.list, "the refs from what the event names to the source")),
+        ("source.validated", f(.bool, "for a model version: whether a validation gate passed for it")),
         ("categories", f(.list, "special categories touched: the source's and the event's data.categories",
                          PolicyVocabulary.categories)),
         ("personal", f(.bool, "classification personal or sensitive, or any special category")),

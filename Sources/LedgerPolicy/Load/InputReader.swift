@@ -4,7 +4,7 @@ import Yams
 /// Reading the inputs of an evaluation from YAML or JSON (JSON is YAML): a state (the list of sources) and an
 /// event written as a CloudEvent or its short form (`type`, `subject`, `tenant`, `region`, `data`).
 public enum PolicyInput {
-    /// Parses a state file: a list of sources, each `{ref, location, classification, regimes, categories, lineage}`.
+    /// Parses a state file: a list of sources, each `{ref, location, classification, regimes, categories, lineage, validated}`.
     public static func state(_ bytes: [UInt8], file: String) throws(PolicyLoadError) -> [DataSource] {
         let diagnostics = Diagnostics()
         let reader = YAMLReader(file: file, diagnostics: diagnostics)
@@ -50,7 +50,8 @@ public enum PolicyInput {
         for (i, item) in items.enumerated() {
             let at = "\(path)[\(i)]"
             guard let m = reader.mapping(item, at,
-                                         allowed: ["ref", "location", "classification", "regimes", "categories", "lineage"],
+                                         allowed: ["ref", "location", "classification", "regimes", "categories", "lineage",
+                                                   "validated"],
                                          required: ["ref"]),
                   let ref = reader.string(m["ref"], "\(at).ref")
             else { continue }
@@ -75,7 +76,8 @@ public enum PolicyInput {
             out.append(DataSource(ref: ref, location: location, classification: classification,
                                   regimes: closed("regimes", PolicyVocabulary.regimes),
                                   categories: closed("categories", PolicyVocabulary.categories),
-                                  lineage: reader.strings(m["lineage"], "\(at).lineage") ?? []))
+                                  lineage: reader.strings(m["lineage"], "\(at).lineage") ?? [],
+                                  validated: reader.bool(m["validated"], "\(at).validated")))
         }
         return out
     }

@@ -134,7 +134,8 @@ extension Placement: PolicyJSONRepresentable {
 extension DataSource: PolicyJSONRepresentable {
     public var jsonValue: JSONValue {
         ["ref": .string(ref), "location": optional(location), "classification": optional(classification),
-         "regimes": strings(regimes), "categories": strings(categories), "lineage": strings(lineage)]
+         "regimes": strings(regimes), "categories": strings(categories), "lineage": strings(lineage),
+         "validated": validated.map(JSONValue.bool) ?? .null]
     }
 }
 

@@ -81,19 +81,23 @@ public struct DataSource: Sendable, Codable, Equatable {
     /// inherited, e.g. `[model/fraud-detector@7, run/0196…, dataset/customer-txns@3]`; empty when the event names
     /// the source itself. A source inherited from several origins appears once per origin.
     public var lineage: [String]
+    /// For a model version: whether a validation gate passed for it (the registry's answer); nil when unknown or
+    /// not a model.
+    public var validated: Bool?
 
     public init(ref: String, location: String? = nil, classification: String? = nil, regimes: [String] = [],
-                categories: [String] = [], lineage: [String] = []) {
+                categories: [String] = [], lineage: [String] = [], validated: Bool? = nil) {
         self.ref = ref
         self.location = location
         self.classification = classification
         self.regimes = regimes
         self.categories = categories
         self.lineage = lineage
+        self.validated = validated
     }
 
     enum CodingKeys: String, CodingKey {
-        case ref, location, classification, regimes, categories, lineage
+        case ref, location, classification, regimes, categories, lineage, validated
     }
 
     public init(from decoder: any Decoder) throws {
@@ -104,6 +108,7 @@ public struct DataSource: Sendable, Codable, Equatable {
         regimes = try c.decodeIfPresent([String].self, forKey: .regimes) ?? []
         categories = try c.decodeIfPresent([String].self, forKey: .categories) ?? []
         lineage = try c.decodeIfPresent([String].self, forKey: .lineage) ?? []
+        validated = try c.decodeIfPresent(Bool.self, forKey: .validated)
     }
 
     /// `name@version` without the `kind/` prefix.

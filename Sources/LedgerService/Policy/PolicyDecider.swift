@@ -118,6 +118,23 @@ public final class PolicyDecider: AppendObserver {
                 ref: origin, location: r.string(2), classification: r.string(3), regimes: r.stringArray(4) ?? [],
                 categories: r.stringArray(5) ?? [], lineage: path.count > 1 ? path : []))
         }
+        try markValidated(&out, on: c)
         return out
+    }
+
+    /// Sets `validated` on each model version's own facts: whether the registry has a passed gate for it.
+    static func markValidated(_ sources: inout [String: [DataSource]], on c: PostgresConnection) throws {
+        let models = Set(sources.values.joined().filter { $0.kind == "model" && $0.lineage.isEmpty }.map(\.bareRef))
+        guard !models.isEmpty else { return }
+        let pairs = models.compactMap { ref in ref.lastIndex(of: "@").map { (String(ref[..<$0]), String(ref[ref.index(after: $0)...])) } }
+        let passed = Set(try c.query("""
+            SELECT DISTINCT x.n || '@' || x.v FROM unnest($1::text[], $2::text[]) AS x(n, v)
+            JOIN registry.validations g ON g.name = x.n AND g.version = x.v AND g.passed
+            """, [.textArray(pairs.map(\.0)), .textArray(pairs.map(\.1))]).compactMap { $0.string(0) })
+        for key in sources.keys {
+            for i in sources[key]!.indices where sources[key]![i].kind == "model" && sources[key]![i].lineage.isEmpty {
+                sources[key]![i].validated = passed.contains(sources[key]![i].bareRef)
+            }
+        }
     }
 }
