@@ -103,7 +103,7 @@ public final class PolicyDecider: AppendObserver {
     }
 
     /// The residency projection's answer for each ref: its own facts and every origin it inherits from.
-    static func sources(_ refs: [String], on c: PostgresConnection) throws -> [String: [DataSource]] {
+    public static func sources(_ refs: [String], on c: PostgresConnection) throws -> [String: [DataSource]] {
         guard !refs.isEmpty else { return [:] }
         let rows = try c.query("""
             SELECT ref, path[array_length(path, 1)], location, classification, regimes, categories, path

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import LedgerCore
 import LedgerPolicy
+import LedgerService
+import LedgerStore
 
 /// `mlledger policy`: the residency policies as a compliance officer works with them, without a database.
 struct Policy: ParsableCommand {
@@ -19,8 +21,11 @@ struct Policy: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("The policy directory (env MLLEDGER_POLICY_DIR).", valueName: "dir"))
         var dir: String?
 
+        @Argument(help: ArgumentHelp("The policy directory, as --dir (default policies).", valueName: "dir"))
+        var directory: String?
+
         var path: String {
-            if let dir { return dir }
+            if let dir = dir ?? directory { return dir }
             if let env = ProcessInfo.processInfo.environment["MLLEDGER_POLICY_DIR"], !env.isEmpty { return env }
             return "policies"
         }
@@ -167,12 +172,19 @@ struct Policy: ParsableCommand {
                 event touches, as the residency projection supplies them:
                   [{"ref": "dataset/customer-txns@3", "location": "azure:uaenorth", "classification": "personal",
                     "regimes": ["ae-pdpl"], "categories": ["financial"], "lineage": []}]
-                Without --state, only what the event itself carries is known (a data set registration carries its
-                own regimes). The exit status is 0 whatever the decision; --json prints the decision as the ledger
-                records it.
+                Without --state, the state comes from the ledger (the database of --database-url, MLLEDGER_DATABASE_URL
+                or a running `mlledger dev`): the residency projection's facts about what the event names, with the
+                lineage path of every inherited regime, and the registry's validation gates, exactly as the ledger
+                would decide the event now. With --no-ledger, or when no ledger is reachable, only what the event
+                itself carries is known (a data set registration carries its own regimes). The exit status is 0
+                whatever the decision; --json prints the decision.
                 """)
 
         @OptionGroup var directory: DirectoryOptions
+        @OptionGroup var connection: ConnectionOptions
+
+        @Flag(help: "Do not read the state from the ledger's database.")
+        var noLedger = false
 
         @Option(help: ArgumentHelp("The CloudEvent JSON file.", valueName: "file"))
         var event: String
@@ -200,6 +212,8 @@ struct Policy: ParsableCommand {
                     for e in error.errors { PolicyConsole.error(e.description) }
                     throw PolicyConsole.failure("\(state): not a list of sources")
                 }
+            } else if !noLedger {
+                sources = try ledgerState(for: decisionEvent)
             }
             let decision = policy.evaluate(decisionEvent, sources: sources)
             if json {
@@ -207,6 +221,20 @@ struct Policy: ParsableCommand {
             } else {
                 PolicyConsole.print(DecisionText.render(decision))
             }
+        }
+
+        /// What the ledger knows now about what the event names; empty (with a note) when no ledger is reachable.
+        private func ledgerState(for event: PolicyEvent) throws -> [DataSource] {
+            guard let db = try? LedgerDatabase(url: connection.resolvedDatabaseURL) else {
+                Output.note("no ledger reachable: deciding with what the event itself carries (see --state)")
+                return []
+            }
+            defer { db.connection.close() }
+            let refs = event.carriedRefs
+            let known = try PolicyDecider.sources(refs, on: db.connection)
+            Output.note("state from the ledger (log size \(try db.head().size)): "
+                + "\(known.values.joined().count) fact(s) about \(refs.isEmpty ? "nothing" : refs.joined(separator: ", "))")
+            return refs.flatMap { known[$0] ?? [] }
         }
     }
 

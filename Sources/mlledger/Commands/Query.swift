@@ -52,6 +52,16 @@ struct Query: ParsableCommand {
                         format: common.format)
     }
 
+    /// A projection view with the state of the latest worker job of each row's subject.
+    static func withJobs(_ view: String, subject: String) -> String {
+        """
+        (SELECT v.*, j.id AS job_id, j.state AS job_state, j.attempts AS job_attempts, j.reason AS job_reason
+         FROM \(view) v LEFT JOIN LATERAL (
+             SELECT id, state, attempts, reason FROM ledger.jobs WHERE subject = \(subject)
+             ORDER BY request_idx DESC LIMIT 1) j ON true) q
+        """
+    }
+
     struct Registry: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Model versions: stage, aliases, digest, location, the run that produced them, validation.")
@@ -67,25 +77,35 @@ struct Query: ParsableCommand {
 
     struct Runs: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Training runs: status, node, region, params, metrics, timings, inputs.")
+            abstract: "Training runs: status, node, region, params, metrics, timings, inputs, and the worker job.",
+            discussion: """
+                job_id, job_state (queued, waiting, running, succeeded, failed, rolled_back), job_attempts and
+                job_reason come from the job the run's request created (none for a denied request).
+                """)
         @OptionGroup var common: Common
         @Option(help: "Only runs of this model.") var model: String?
         @Option(help: "Only runs in this status (requested, started, completed, failed).") var status: String?
 
         func run() throws {
-            try Query.view(common, "registry.runs_view", orderBy: "last_idx", filters: [("model", model), ("status", status)])
+            try Query.view(common, Query.withJobs("registry.runs_view", subject: "'run/' || v.run_id"), orderBy: "last_idx",
+                           filters: [("model", model), ("status", status)])
         }
     }
 
     struct Deployments: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Deployments: model, environment, region, strategy, traffic weight, status.")
+            abstract: "Deployments: model, environment, region, strategy, traffic weight, status, and the worker job.",
+            discussion: """
+                job_id, job_state (queued, running, succeeded, failed, rolled_back), job_attempts and job_reason come
+                from the latest job a request for the deployment created (none for a denied request).
+                """)
         @OptionGroup var common: Common
         @Option(help: "Only this environment.") var environment: String?
         @Option(help: "Only this status.") var status: String?
 
         func run() throws {
-            try Query.view(common, "registry.deployments_view", orderBy: "last_idx",
+            try Query.view(common, Query.withJobs("registry.deployments_view", subject: "'deployment/' || v.deployment_id"),
+                           orderBy: "last_idx",
                            filters: [("environment", environment), ("status", status)])
         }
     }

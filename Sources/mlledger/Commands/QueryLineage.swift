@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerCore
+import LedgerService
 import LedgerStore
 
 extension Query {
@@ -150,19 +151,53 @@ extension Query {
                 ORDER BY idx LIMIT $5
                 """, [type.map { .text(Self.likePattern($0)) } ?? .null, subject.map(PostgresValue.text) ?? .null,
                       micros(since), micros(until), .int64(Int64(limit))])
-            var out: [JSONObject] = []
+            var events: [(idx: Int64, event: JSONObject)] = []
             for r in rows {
                 let idx = r.int64(0) ?? -1
                 guard let env = try? DSSEEnvelope.parse(r.bytes(1) ?? []),
                       case .object(let event)? = try? JSONParser.parse(env.payload) else {
                     throw CLIError("entry \(idx) does not decode: run `mlledger audit verify`")
                 }
-                out.append(common.format == .json
-                    ? ["idx": .number(JSONNumber(idx)), "event": .object(event)]
-                    : ["idx": .number(JSONNumber(idx)), "time": event["time"] ?? .null, "type": event["type"] ?? .null,
-                       "subject": event["subject"] ?? .null, "source": event["source"] ?? .null, "id": event["id"] ?? .null])
+                events.append((idx, event))
             }
-            RowOutput.print(out, format: common.format, emptyColumns: ["idx", "time", "type", "subject", "source", "id"])
+            let decisions = try Self.decisions(about: events, db)
+            let out: [JSONObject] = events.map { idx, event in
+                let d = decisions[idx]
+                if common.format == .json {
+                    return ["idx": .number(JSONNumber(idx)), "event": .object(event), "decision": d.map(JSONValue.object) ?? .null]
+                }
+                let rules = d?["rules"]?.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? ""
+                return ["idx": .number(JSONNumber(idx)), "time": event["time"] ?? .null, "type": event["type"] ?? .null,
+                        "subject": event["subject"] ?? .null, "source": event["source"] ?? .null, "id": event["id"] ?? .null,
+                        "decision": d?["effect"] ?? .null, "rules": .string(rules)]
+            }
+            RowOutput.print(out, format: common.format,
+                            emptyColumns: ["idx", "time", "type", "subject", "source", "id", "decision", "rules"])
+        }
+
+        /// The policy decision about each event that has one (`{effect, rules, violation, decision_idx}`), found
+        /// among the decision entries of the same subjects appended after the events.
+        static func decisions(about events: [(idx: Int64, event: JSONObject)], _ db: LedgerDatabase) throws
+            -> [Int64: JSONObject]
+        {
+            let subjects = Set(events.compactMap { $0.event["subject"]?.stringValue })
+            guard let first = events.first?.idx, !subjects.isEmpty else { return [:] }
+            let wanted = Set(events.map(\.idx))
+            var out: [Int64: JSONObject] = [:]
+            for r in try db.connection.query("""
+                SELECT idx, envelope FROM ledger.entries
+                WHERE type = $1 AND subject = ANY($2::text[]) AND idx > $3 ORDER BY idx
+                """, [.text(EvidenceBundle.policyDecisionType), .textArray(Array(subjects)), .int64(first)]) {
+                guard let env = try? DSSEEnvelope.parse(r.bytes(1) ?? []), let event = try? CloudEvent.parse(env.payload),
+                      let target = EvidenceBundle.decidedIndex(event), wanted.contains(Int64(target))
+                else { continue }
+                out[Int64(target)] = [
+                    "effect": event.data["effect"] ?? .null, "violation": event.data["violation"] ?? .null,
+                    "rules": .array((event.data["rules"]?.arrayValue ?? []).compactMap { $0["id"] }),
+                    "decision_idx": .number(JSONNumber(r.int64(0) ?? -1)),
+                ]
+            }
+            return out
         }
 
         /// A glob (`*`, `?`) as a LIKE pattern with `\` as the escape character.
