@@ -103,21 +103,38 @@ struct WorkerTests {
         }
 
         func requestTraining(_ run: String, model: String, input: String, region: String, validate: Bool = false,
-                             params: JSONObject = [:]) throws {
+                             params: JSONObject = [:], version: String? = nil) throws {
             var data: JSONObject = [
                 "run_id": .string(run), "model": .string(model), "job": "train-logreg", "params": .object(params),
                 "inputs": [.string(input + "@1")], "gpus": ["count": 1, "type": .string(a100)],
                 "region": .string(region),
             ]
+            if let version { data["version"] = .string(version) }
             if validate { data["validate"] = ["job": "validate-threshold"] }
             try send("mlops.training.requested", "run/\(run)", data)
         }
 
-        func requestDeployment(_ id: String, model: String, params: JSONObject = [:]) throws {
-            try send("mlops.deployment.requested", "deployment/\(id)", [
+        func requestDeployment(_ id: String, model: String, params: JSONObject = [:], onDrift: String? = nil) throws {
+            var data: JSONObject = [
                 "deployment_id": .string(id), "model": .string(model), "environment": "production",
                 "region": "azure:uaenorth", "strategy": "canary", "job": "deploy-local", "params": .object(params),
-            ])
+            ]
+            if let onDrift { data["on_drift"] = .string(onDrift) }
+            try send("mlops.deployment.requested", "deployment/\(id)", data)
+        }
+
+        /// Trains `model@version` on card-txns and waits for its passed gate.
+        func validatedModel(_ run: String, version: String) throws {
+            try requestTraining(run, model: "fraud", input: "card-txns", region: "azure:uaenorth", validate: true,
+                                version: version)
+            _ = try f.wait(seconds: 90) {
+                try entries("mlops.validation.passed", "model/fraud").contains { $0["model"] == .string("fraud@" + version) }
+            }
+        }
+
+        func routing(_ deployment: String) throws -> JSONValue {
+            try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath:
+                servingRoot + "/\(deployment)/routing.json"))))
         }
     }
 
@@ -126,7 +143,8 @@ struct WorkerTests {
         let b = try Bench()
         defer { b.close() }
         try b.registerData("card-txns", location: "azure:uaenorth")
-        try b.requestTraining("r1", model: "fraud", input: "card-txns", region: "azure:uaenorth", validate: true)
+        try b.requestTraining("r1", model: "fraud", input: "card-txns", region: "azure:uaenorth", validate: true,
+                              version: "1")
         let state = String(describing: try b.job("run/r1"))
         let completed = try #require(try b.waitForEntry("mlops.training.completed", "run/r1"), "\(state)")
         let model = try #require(completed["outputs"]?.arrayValue?.first)
@@ -150,13 +168,11 @@ struct WorkerTests {
         #expect(deployment.state == .rolledBack && deployment.reason?.contains("drill-fault") == true)
 
         // The routing table went back to no traffic on the new model.
-        let routing = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath:
-            b.servingRoot + "/fraud-prod/routing.json"))))
-        let routes = routing["routes"]?.arrayValue ?? []
+        let routes = try b.routing("fraud-prod")["routes"]?.arrayValue ?? []
         #expect(!routes.contains { $0["model"] == "fraud@1" && ($0["weight"]?.numberValue?.int64Value ?? 0) > 0 })
 
         // A model version with no passed gate is denied by the decision, so no job ever runs it.
-        try b.requestTraining("r2", model: "fraud", input: "card-txns", region: "azure:uaenorth")
+        try b.requestTraining("r2", model: "fraud", input: "card-txns", region: "azure:uaenorth", version: "2")
         _ = try b.f.wait(seconds: 60) { try b.entries("mlops.model.registered", "model/fraud").count == 2 }
         try b.requestDeployment("fraud-unvalidated", model: "fraud@2")
         let refused = try #require(try b.waitForEntry("ledger.policy.decision", "deployment/fraud-unvalidated"))
@@ -167,6 +183,60 @@ struct WorkerTests {
         #expect(try AuditVerifier().verify(b.f.db).ok)
     }
 
+    @Test("drift on a deployed model triggers what its deployment declared: roll back, or retrain")
+    func driftActions() throws {
+        let b = try Bench()
+        defer { b.close() }
+        try b.registerData("card-txns", location: "azure:uaenorth")
+        try b.validatedModel("r1", version: "1")
+        try b.validatedModel("r2", version: "2")
+        func rollout(_ deployment: String, _ model: String, onDrift: String) throws {
+            let before = try b.entries("mlops.deployment.completed", "deployment/\(deployment)").count
+            try b.requestDeployment(deployment, model: model, onDrift: onDrift)
+            _ = try b.f.wait(seconds: 60) {
+                try b.entries("mlops.deployment.completed", "deployment/\(deployment)").count == before + 1
+            }
+        }
+        func drift(_ deployment: String) throws {
+            try b.send("mlops.drift.detected", "model/fraud", [
+                "model": "fraud@2", "deployment_id": .string(deployment), "metric": "psi", "value": 0.31,
+                "threshold": 0.2,
+            ])
+        }
+
+        // Roll back: fraud@1, then fraud@2 live; drift on fraud@2 puts fraud@1 back.
+        try rollout("fraud-prod", "fraud@1", onDrift: "rollback")
+        try rollout("fraud-prod", "fraud@2", onDrift: "rollback")
+        try drift("fraud-prod")
+        let rolledBack = try #require(try b.waitForEntry("mlops.deployment.rolled_back", "deployment/fraud-prod"))
+        let reason = rolledBack["reason"]?.stringValue ?? ""
+        #expect(reason.contains("drift on fraud@2: psi 0.31") && reason.hasSuffix("traffic returned to fraud@1"),
+                "\(reason)")
+        let routes = try b.routing("fraud-prod")["routes"]?.arrayValue ?? []
+        #expect(routes.count == 1 && routes.first?["model"] == "fraud@1" && routes.first?["weight"] == 100, "\(routes)")
+
+        // Retrain: drift on a deployment that asked for it requests a run like fraud@2's, decided and run.
+        try rollout("fraud-shadow", "fraud@2", onDrift: "retrain")
+        try drift("fraud-shadow")
+        var retrain: JSONObject?
+        _ = try b.f.wait(seconds: 90) {
+            retrain = try b.entries("mlops.training.requested").first { $0["run_id"]?.stringValue?.hasPrefix("retrain-") == true }
+            return retrain != nil
+        }
+        let run = try #require(retrain?["run_id"]?.stringValue)
+        #expect(retrain?["inputs"] == ["card-txns@1"] && retrain?["model"] == "fraud")
+        #expect(retrain?["cause"]?["reason"]?.stringValue?.contains("psi") == true)
+        #expect(try b.waitForEntry("ledger.policy.decision", "run/\(run)")?["effect"] == "allow")
+        #expect(try b.waitForEntry("mlops.training.completed", "run/\(run)") != nil)
+
+        // A deployment that declared nothing only records its drift.
+        try rollout("fraud-plain", "fraud@1", onDrift: "none")
+        try drift("fraud-plain")
+        Thread.sleep(forTimeInterval: 2)
+        #expect(try b.entries("mlops.deployment.rolled_back", "deployment/fraud-plain").isEmpty)
+        #expect(try JobQueue.list(subject: "deployment/fraud-plain", on: b.f.db.connection).count == 1)
+    }
+
     @Test("a lost worker's non-idempotent deployment is marked worker_lost and never runs twice")
     func lostWorker() throws {
         let b = try Bench(workers: 0)
@@ -174,8 +244,7 @@ struct WorkerTests {
         // A validated model to deploy, produced by a worker that then stops.
         b.pool = try b.startWorkers(1, lease: .seconds(3))
         try b.registerData("card-txns", location: "azure:uaenorth")
-        try b.requestTraining("r1", model: "fraud", input: "card-txns", region: "azure:uaenorth", validate: true)
-        #expect(try b.waitForEntry("mlops.validation.passed", "model/fraud") != nil)
+        try b.validatedModel("r1", version: "1")
         b.pool?.stop()
         b.pool = nil
 
@@ -212,6 +281,7 @@ struct WorkerTests {
         try b.requestTraining("h2", model: "readmission", input: "patient-visits", region: "azure:uaenorth", params: slow)
         try b.requestTraining("h-eu", model: "readmission", input: "patient-visits", region: "gcp:europe-west4")
         for run in ["h1", "h2"] { #expect(try b.waitForEntry("mlops.training.completed", "run/\(run)", seconds: 180) != nil) }
+        #expect(try b.f.wait { try b.entries("mlops.gpu.released").count == 2 })
 
         let allocations = try b.entries("mlops.gpu.allocated")
         #expect(allocations.count == 2)

@@ -9,7 +9,10 @@ extension JobWorker {
     ///
     /// Events: `deployment.started`, one `traffic_shifted` per weight reached, then `completed`, or `rolled_back`
     /// with the reason when a health check failed (or `failed` when the rollout could not run).
-    func deploy(_ job: Job, _ template: JobTemplate) throws -> Ending? {
+    ///
+    /// `driftReason`, for a rollback that answers drift: the completed redeployment is reported as
+    /// `mlops.deployment.rolled_back` with that reason.
+    func deploy(_ job: Job, _ template: JobTemplate, driftReason: String? = nil) throws -> Ending? {
         let deployment = job.subjectID
         guard let ref = job.data["model"]?.stringValue, let at = ref.lastIndex(of: "@") else {
             return try fail(job, "invalid_request: the request names no model version (name@version)")
@@ -18,7 +21,7 @@ extension JobWorker {
         guard let artifact = try artifact(modelName, version) else {
             return try fail(job, "unknown_model: the registry has no artifact for \(ref)")
         }
-        guard try hasPassedValidation(modelName, version) else {
+        guard try driftReason != nil || hasPassedValidation(modelName, version) else {
             return try fail(job, "no_passed_validation: \(ref) has no passed validation gate")
         }
         try JobQueue.start(job.id, worker: name, idempotent: template.idempotent, node: nil, gpus: 0, gpuType: nil,
@@ -56,7 +59,13 @@ extension JobWorker {
         } catch {
             return try fail(job, "invalid_results: \(error)", logDigest: outcome.outputDigest)
         }
-        try emit(report.resultEvents(deploymentID: deployment), region: region)
+        var events = report.resultEvents(deploymentID: deployment)
+        if let driftReason, report.outcome == .completed {
+            events[events.count - 1] = ResultEvent(type: "mlops.deployment.rolled_back", data: [
+                "deployment_id": .string(deployment), "reason": .string(driftReason),
+            ])
+        }
+        try emit(events, region: region)
         let result: JSONObject = [
             "model": .string(ref), "digest": .string(artifact.digest), "strategy": .string(plan.strategy.rawValue),
             "weights": .array(report.shiftedWeights.map { .number(JSONNumber($0)) }),

@@ -21,7 +21,8 @@ extension JobWorker {
         }
         let attempt = job.attempts + 1
         let workspace = try JobWorkspace.create(root: configuration.jobsRoot, jobID: "\(job.id).\(attempt)")
-        let version = try job.data["version"]?.stringValue ?? nextVersion(of: model)
+        // The version the request names, else the request's log index: unique, and rising with the log.
+        let version = job.data["version"]?.stringValue ?? String(job.requestIdx)
         let invocation: JobInvocation
         do {
             invocation = try template.prepare(
@@ -146,15 +147,6 @@ extension JobWorker {
             let event = PolicyEvent(type: request.type, subject: job.subject, data: data)
             return configuration.policies.evaluate(event, sources: sources, explain: false).effect != .deny
         }
-    }
-
-    /// The next numeric version of `model` in the registry (1 for a new model).
-    func nextVersion(of model: String) throws -> String {
-        let n = try db.connection.query("""
-            SELECT coalesce(max(version::bigint), 0) + 1 FROM registry.model_versions
-            WHERE name = $1 AND version ~ '^[0-9]{1,18}$'
-            """, [.text(model)]).first?.int64(0) ?? 1
-        return String(n)
     }
 
     func lastLine(_ outcome: ProcessOutcome) -> String {

@@ -70,6 +70,7 @@ final class JobWorker {
     }
 
     private func execute(_ job: Job) throws -> Ending? {
+        if let action = job.data["action"]?.stringValue { return try respondToDrift(job, action: action) }
         guard let name = job.template, let template = configuration.templates[name] else {
             return try fail(job, "unknown_template: no job template named \(job.template ?? "(none)")")
         }

@@ -64,7 +64,8 @@ public struct WorkerConfiguration: Sendable {
 
     /// The event types workers emit: what a worker key is trusted for.
     public static let emittedTypes = [
-        "mlops.training.started", "mlops.training.completed", "mlops.training.failed", "mlops.model.registered",
+        "mlops.training.requested", "mlops.training.started", "mlops.training.completed", "mlops.training.failed",
+        "mlops.model.registered",
         "mlops.gpu.allocated", "mlops.gpu.released", "mlops.validation.passed", "mlops.validation.failed",
         "mlops.deployment.started", "mlops.deployment.traffic_shifted", "mlops.deployment.completed",
         "mlops.deployment.rolled_back", "mlops.deployment.failed",
