@@ -23,11 +23,7 @@ struct ResidencyReportTests {
     static func training(_ run: String, inputs: [String], region: String, transfer: JSONObject? = nil)
         -> (String, String, JSONObject)
     {
-        var data: JSONObject = ["run_id": .string(run), "model": "churn", "job": "train-logreg", "params": [:],
-                                "inputs": .array(inputs.map(JSONValue.string)), "gpus": ["count": 1, "type": "a100"],
-                                "region": .string(region)]
-        if let transfer { data["transfer"] = .object(transfer) }
-        return ("mlops.training.requested", "run/" + run, data)
+        PolicyDecisionTests.training(run, inputs: inputs, region: region, transfer: transfer)
     }
 
     /// EU personal data in Frankfurt trained in the UAE with standard contractual clauses (allowed) and without a
