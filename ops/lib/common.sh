@@ -1,7 +1,7 @@
 # Shared by ops/run, ops/test and ops/soak. Sourced, not run.
 
 # The Debian packages the ledger builds and runs with.
-MLLEDGER_PACKAGES=(libpq-dev librdkafka-dev libsodium-dev postgresql pkg-config)
+MLLEDGER_PACKAGES=(libpq-dev librdkafka-dev libsodium-dev postgresql pkg-config python3)  # python3: the job templates
 
 say() { printf '%s\n' "$*" >&2; }
 
