@@ -259,9 +259,13 @@ extension LedgerDatabase {
         }
         guard !levels.isEmpty else { return [:] }
         var out: [MerkleNodeID: [UInt8]] = [:]
+        // One index range scan per level (OFFSET 0 keeps the planner from turning this into a hash join over a
+        // sequential scan of the whole table, which it prefers for a large tree_nodes).
         let rows = try connection.query("""
             SELECT n.level, n.idx, n.hash FROM unnest($1::int[], $2::bigint[], $3::bigint[]) AS r(level, lo, hi)
-            JOIN ledger.tree_nodes n ON n.level = r.level AND n.idx BETWEEN r.lo AND r.hi
+            CROSS JOIN LATERAL (
+                SELECT t.level, t.idx, t.hash FROM ledger.tree_nodes t
+                WHERE t.level = r.level::smallint AND t.idx BETWEEN r.lo AND r.hi OFFSET 0) n
             """, [.int32Array(levels), .int64Array(lows), .int64Array(highs)])
         for r in rows {
             out[MerkleNodeID(level: Int(r.int64(0)!), index: UInt64(r.int64(1)!))] = r.bytes(2)
