@@ -97,26 +97,27 @@ struct BenchIngest: ParsableCommand {
         }
         Output.note("loaded \(events) events into \(partitions) partitions")
 
-        let base = try db.head().size
         child = try spawnServe(brokers: cluster.bootstrapServers, url: url, key: dir + "/ledger.key")
-        var first: (time: UInt64, size: UInt64)?
+        // Progress is counted in consumed messages (the offsets committed with each append), not in log entries:
+        // the log also grows by the ledger's own entries (a policy decision for every placement).
+        var first: (time: UInt64, consumed: UInt64)?
         var last: UInt64 = 0
-        var progress = (time: DispatchTime.now().uptimeNanoseconds, size: base)
+        var progress = (time: DispatchTime.now().uptimeNanoseconds, consumed: UInt64(0))
         while true {
-            let size = try db.head().size
+            let consumed = try Self.consumed(db, topic: topic)
             let now = DispatchTime.now().uptimeNanoseconds
-            if first == nil && size > base { first = (now, size) }
-            if size >= base + UInt64(events) {
+            if first == nil && consumed > 0 { first = (now, consumed) }
+            if consumed >= UInt64(events) {
                 last = now
                 break
             }
-            if size != progress.size { progress = (now, size) }
+            if consumed != progress.consumed { progress = (now, consumed) }
             guard now - progress.time < 60_000_000_000 else {
-                throw CLIError("ingest stalled at \(size - base) of \(events) events for 60 s")
+                throw CLIError("ingest stalled at \(consumed) of \(events) events for 60 s")
             }
             usleep(2000)
         }
-        let measured = Double(base + UInt64(events) - first!.size)
+        let measured = Double(UInt64(events) - first!.consumed)
         let seconds = Double(last - first!.time) / 1e9
         let throughput = measured / seconds
         var peakRSS = Self.peakRSS(child)
@@ -209,7 +210,8 @@ struct BenchIngest: ParsableCommand {
             i += n
         }
         let deadline = DispatchTime.now().uptimeNanoseconds + 60_000_000_000
-        while try db.head().size < base + UInt64(total), DispatchTime.now().uptimeNanoseconds < deadline { usleep(5000) }
+        let goal = UInt64(events + total)
+        while try Self.consumed(db, topic: topic) < goal, DispatchTime.now().uptimeNanoseconds < deadline { usleep(5000) }
         usleep(20_000)
         done.set()
         while observed.value.isEmpty && poller.isExecuting { usleep(1000) }
@@ -224,6 +226,14 @@ struct BenchIngest: ParsableCommand {
             out.append(Double(Int64(c.time) - Int64(sentAt[n])) / 1e6)
         }
         return out
+    }
+
+    /// Messages of `topic` the service has consumed and committed: the sum of its stored next offsets (every
+    /// partition starts at offset 0 in the embedded cluster).
+    static func consumed(_ db: LedgerDatabase, topic: String) throws -> UInt64 {
+        UInt64(try db.connection.query(
+            "SELECT coalesce(sum(next_offset), 0)::bigint FROM ledger.consumer_offsets WHERE topic = $1",
+            [.text(topic)]).first?.int64(0) ?? 0)
     }
 
     private func spawnServe(brokers: String, url: String, key: String) throws -> pid_t {
