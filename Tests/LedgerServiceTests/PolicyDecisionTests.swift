@@ -147,7 +147,30 @@ struct PolicyDecisionTests {
         #expect(scc.requestIdx == UInt64(eventAt["run/r-gdpr-scc mlops.training.requested"]?.idx ?? -1))
         #expect(scc.data["transfer"]?["basis"] == "scc")
 
+        // `policy explain` decides a new request against the ledger's state, and shows the lineage path.
+        let request = f.directory + "/deploy-eu.json"
+        try Data(signedPayload(type: "mlops.deployment.requested", subject: "deployment/readmission-eu2", data: [
+            "deployment_id": "readmission-eu2", "model": "readmission@1", "environment": "prod",
+            "region": "aws:eu-central-1", "strategy": "canary", "job": "deploy-local",
+        ])).write(to: URL(fileURLWithPath: request))
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let explained = try runProcess(mlledgerBinary, ["policy", "explain", "--event", request,
+                                                        "--dir", repo + "/policies", "--database-url", f.database.url])
+        #expect(explained.status == 0, "\(explained.stderr)")
+        #expect(explained.stdout.hasPrefix("DENY"), "\(explained.stdout)")
+        #expect(explained.stdout.contains("health-data-outside-uae"))
+        #expect(explained.stdout.contains("inherited via model/readmission@1 → run/r-h-uae → dataset/patient-visits@4"),
+                "\(explained.stdout)")
+
         let report = try AuditVerifier().verify(f.db)
         #expect(report.ok, "\(report.failures.prefix(3))")
+    }
+
+    /// The CloudEvent JSON of a request, as a producer would sign it.
+    func signedPayload(type: String, subject: String, data: JSONObject) -> [UInt8] {
+        JSONValue.object(CloudEvent.make(id: EventIDs.uuidV7(), source: "ci://github.com/acme/health", type: type,
+                                         subject: subject, time: EventTime.format(micros: LedgerIdentity.nowMicros()),
+                                         data: data)).serialized()
     }
 }

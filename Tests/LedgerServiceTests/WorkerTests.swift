@@ -155,6 +155,7 @@ struct WorkerTests {
         let run = try #require(try b.job("run/r1"))
         #expect(run.state == .succeeded && run.node == "uae-1")
         #expect(run.logDigest?.hasPrefix("sha256:") == true)
+        #expect(completed["log_digest"] == run.logDigest.map(JSONValue.string), "the log names the job's output")
 
         try b.requestDeployment("fraud-prod", model: "fraud@1", params: ["drill_fail_at_weight": 50])
         let rolledBack = try #require(try b.waitForEntry("mlops.deployment.rolled_back", "deployment/fraud-prod"))

@@ -65,7 +65,7 @@ extension JobWorker {
                 "deployment_id": .string(deployment), "reason": .string(driftReason),
             ])
         }
-        try emit(events, region: region)
+        try emit(Self.recordingLog(outcome.outputDigest, in: events), region: region)
         let result: JSONObject = [
             "model": .string(ref), "digest": .string(artifact.digest), "strategy": .string(plan.strategy.rawValue),
             "weights": .array(report.shiftedWeights.map { .number(JSONNumber($0)) }),

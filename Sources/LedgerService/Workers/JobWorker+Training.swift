@@ -69,7 +69,9 @@ extension JobWorker {
         do { result = try TrainingResult.read(outputDirectory: workspace.output, expectedModel: model) } catch {
             return try fail(job, "invalid_results: \(error)", logDigest: outcome.outputDigest)
         }
-        try emit(result.resultEvents(runID: job.subjectID, location: node.location), region: node.location)
+        try emit(Self.recordingLog(outcome.outputDigest, in: result.resultEvents(runID: job.subjectID,
+                                                                                 location: node.location)),
+                 region: node.location)
         var summary: JSONObject = [
             "node": .string(node.id), "region": .string(node.location), "metrics": .object(result.metrics),
             "models": .array(result.outputs.map { .object($0.json) }),
@@ -146,6 +148,19 @@ extension JobWorker {
             data["region"] = .string(location)
             let event = PolicyEvent(type: request.type, subject: job.subject, data: data)
             return configuration.policies.evaluate(event, sources: sources, explain: false).effect != .deny
+        }
+    }
+
+    /// The events with `log_digest` (the digest of the job's output log) added to the one that ends the job
+    /// (`training.completed`, `deployment.completed` or `rolled_back`), so the log names the exact output.
+    static func recordingLog(_ digest: String, in events: [ResultEvent]) -> [ResultEvent] {
+        let ending: Set<String> = ["mlops.training.completed", "mlops.deployment.completed",
+                                   "mlops.deployment.rolled_back"]
+        return events.map { e in
+            guard ending.contains(e.type) else { return e }
+            var data = e.data
+            data["log_digest"] = .string(digest)
+            return ResultEvent(type: e.type, data: data)
         }
     }
 

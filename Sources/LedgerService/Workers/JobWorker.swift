@@ -84,10 +84,14 @@ final class JobWorker {
         }
     }
 
-    /// Ends a job that could not run: the failure event, and the job's final state.
+    /// Ends a job that could not run: the failure event (with the output log's digest when a command ran), and
+    /// the job's final state.
     func fail(_ job: Job, _ reason: String, logDigest: String? = nil) throws -> Ending {
         logger.warning("job \(job.id) failed: \(reason)")
-        try emit(failure(of: job, reason: reason))
+        let event = failure(of: job, reason: reason)
+        var data = event.data
+        if let logDigest { data["log_digest"] = .string(logDigest) }
+        try emit(ResultEvent(type: event.type, data: data))
         return .failed(reason, logDigest: logDigest)
     }
 
