@@ -270,6 +270,56 @@ struct WorkerTests {
         #expect(try b.job("deployment/fraud-prod")?.attempts == 1)
     }
 
+    @Test("a worker process killed mid-rollout: its non-idempotent deployment ends worker_lost, never run twice")
+    func killedWorkerProcess() throws {
+        let b = try Bench(workers: 0)
+        defer { b.close() }
+        b.pool = try b.startWorkers(1, lease: .seconds(3))
+        try b.registerData("card-txns", location: "azure:uaenorth")
+        try b.validatedModel("r1", version: "1")
+        b.pool?.stop()
+        b.pool = nil
+
+        // `mlledger serve --workers 1` in its own process takes the rollout (slowed down by many steps and probes).
+        let dir = b.f.directory
+        try Data("""
+            nodes:
+              - {id: uae-1, location: azure:uaenorth, gpu_type: nvidia-a100-80gb, gpu_count: 1}
+            """.utf8).write(to: URL(fileURLWithPath: dir + "/cluster.yaml"))
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: mlledgerBinary)
+        serve.arguments = [
+            "serve", "--brokers", b.f.cluster.bootstrapServers, "--database-url", b.f.database.url,
+            "--ledger-key", b.f.ledgerKeyPath, "--workers", "1", "--lease", "3", "--jobs", Bench.repo + "/ops/jobs",
+            "--cluster", dir + "/cluster.yaml", "--worker-key", dir + "/killed-worker.key", "--jobs-root", dir + "/jobs",
+            "--serving-root", b.servingRoot, "--log-level", "error", "--checkpoint-interval", "0",
+            "--kafka-option", "session.timeout.ms=3000", "--kafka-option", "heartbeat.interval.ms=250",
+        ]
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        try b.requestDeployment("fraud-prod", model: "fraud@1", params: [
+            "weights": "10,20,30,40,50,60,70,80,90,100", "probe_requests": 10000,
+        ])
+        let running = try b.f.wait(seconds: 60) {
+            guard let job = try b.job("deployment/fraud-prod") else { return false }
+            return job.state == .running && job.attempts == 1
+        }
+        kill(serve.processIdentifier, SIGKILL)
+        serve.waitUntilExit()
+        let atKill = try b.job("deployment/fraud-prod")
+        #expect(running && atKill?.state == .running, "killed mid-rollout: \(String(describing: atKill))")
+
+        // A worker elsewhere finds the lease expired: failed as worker_lost, not started again.
+        b.pool = try b.startWorkers(1, lease: .seconds(3))
+        let failed = try #require(try b.waitForEntry("mlops.deployment.failed", "deployment/fraud-prod"))
+        #expect(failed["reason"] == .string(JobQueue.workerLost))
+        Thread.sleep(forTimeInterval: 4)
+        let job = try #require(try b.job("deployment/fraud-prod"))
+        #expect(job.state == .failed && job.reason == JobQueue.workerLost && job.attempts == 1)
+        #expect(try b.entries("mlops.deployment.started", "deployment/fraud-prod").count <= 1)
+    }
+
     @Test("GPU placement keeps UAE health data on UAE nodes and queues when they are busy")
     func placementQueuesInsteadOfMovingRegulatedData() throws {
         let b = try Bench(workers: 2)
