@@ -86,7 +86,6 @@ public struct ProjectionMaintenance {
                 try c.execute("ALTER SCHEMA \(projection.name) RENAME TO \(retired)")
             }
             try c.execute("ALTER SCHEMA \(build) RENAME TO \(projection.name)")
-            try c.execute("DROP SCHEMA IF EXISTS \(retired) CASCADE")
             // Bind the functions that read tables to their schema, so that `lineage.upstream(...)` works from any
             // session (an auditor's psql) without setting search_path. Pure helpers stay unbound (and inlinable).
             let functions = try c.query("""
@@ -102,6 +101,26 @@ public struct ProjectionMaintenance {
                     built_size = excluded.built_size
                 """, [.text(projection.name), .text(projection.digest), .int64(Int64(finalSize))])
             progress?(projection.name, Int64(finalSize), Int64(finalSize))
+        }
+        try dropRetired(projection.retiredSchema)
+    }
+
+    /// Drops the schema a rebuild swapped out, once the swap has committed. Readers that started before the swap
+    /// may still hold its tables. The drop waits for them only briefly (`lock_timeout`), so that it gives way
+    /// before a reader, which locks tables in its own order, could be chosen as a deadlock's victim; it tries again
+    /// a little later. A schema still in use after that is left to the next rebuild, which drops it first.
+    private func dropRetired(_ schema: String) throws {
+        for attempt in 1...10 {
+            do {
+                try db.connection.transaction { c in
+                    try c.execute("SET LOCAL lock_timeout = '200ms'")
+                    try c.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+                }
+                return
+            } catch let error as PostgresError {
+                guard ["55P03", "40P01"].contains(error.sqlState ?? "") else { throw error }
+            }
+            Thread.sleep(forTimeInterval: 0.1 * Double(attempt))
         }
     }
 

@@ -167,6 +167,14 @@ struct WorkerTests {
         #expect(try b.entries("mlops.deployment.completed", "deployment/fraud-prod").isEmpty)
         let deployment = try #require(try b.job("deployment/fraud-prod"))
         #expect(deployment.state == .rolledBack && deployment.reason?.contains("drill-fault") == true)
+        // `query deployments` and `query runs` show the jobs' states.
+        for (view, key, id, state) in [("deployments", "deployment_id", "fraud-prod", "rolled_back"),
+                                       ("runs", "run_id", "r1", "succeeded")] {
+            let out = try runProcess(mlledgerBinary, ["query", view, "--format", "json", "--database-url",
+                                                      b.f.database.url])
+            let row = try JSONParser.parse(out.stdout).arrayValue?.first { $0[key] == .string(id) }
+            #expect(row?["job_state"] == .string(state), "\(view): \(out.stdout.prefix(400)) \(out.stderr)")
+        }
 
         // The routing table went back to no traffic on the new model.
         let routes = try b.routing("fraud-prod")["routes"]?.arrayValue ?? []

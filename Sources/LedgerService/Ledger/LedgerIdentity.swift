@@ -22,8 +22,8 @@ public struct LedgerIdentity: Sendable {
         let attributes = CloudEvent.make(id: EventIDs.uuidV7(unixMillis: UInt64(micros / 1000)), source: source,
                                          type: type, subject: subject, time: EventTime.format(micros: micros), data: data)
         let (payload, envelope) = signer.envelope(for: attributes)
-        // The attributes were just built by the ledger, so they parse.
-        let event = try! CloudEvent.parse(payload)
+        // The attributes were just built by the ledger, so they are a valid CloudEvent (no need to parse the bytes).
+        let event = try! CloudEvent(attributes: attributes)
         return NewEntry(envelope: envelope, payload: payload, leafHash: LeafHash.of(envelope), event: event,
                         signerKeyIDs: [key.publicKey.keyID], kafka: nil)
     }
