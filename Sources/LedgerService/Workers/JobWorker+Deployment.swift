@@ -47,7 +47,16 @@ extension JobWorker {
             "deployment_id": .string(deployment), "model": .string(ref),
             "strategy": .string(plan.strategy.rawValue),
         ]), region: region)
-        let outcome = try run(invocation, in: workspace, job: job)
+        // Each weight is recorded when traffic reaches it, from the job's progress file, not at the end.
+        let follower = TrafficFollower(output: workspace.output, deployment: deployment, region: region, worker: self)
+        let outcome: ProcessOutcome
+        do {
+            outcome = try run(invocation, in: workspace, job: job)
+        } catch {
+            _ = follower.stop()
+            throw error
+        }
+        let shifted = follower.stop()
         guard outcome.exitCode == 0 || outcome.exitCode == 3 else {
             return try fail(job, "command_failed: \(outcome.termination); \(lastLine(outcome))",
                             logDigest: outcome.outputDigest)
@@ -59,7 +68,11 @@ extension JobWorker {
         } catch {
             return try fail(job, "invalid_results: \(error)", logDigest: outcome.outputDigest)
         }
-        var events = report.resultEvents(deploymentID: deployment)
+        guard Array(report.shiftedWeights.prefix(shifted.count)) == shifted else {
+            return try fail(job, "invalid_results: the report's weights \(report.shiftedWeights) do not continue the "
+                + "progress already recorded \(shifted)", logDigest: outcome.outputDigest)
+        }
+        var events = Array(report.resultEvents(deploymentID: deployment).dropFirst(shifted.count))
         if let driftReason, report.outcome == .completed {
             events[events.count - 1] = ResultEvent(type: "mlops.deployment.rolled_back", data: [
                 "deployment_id": .string(deployment), "reason": .string(driftReason),
@@ -94,5 +107,59 @@ extension JobWorker {
         try db.connection.query("""
             SELECT 1 FROM registry.validations WHERE name = $1 AND version = $2 AND passed LIMIT 1
             """, [.text(name), .text(version)]).count == 1
+    }
+}
+
+/// Follows a running rollout's progress file and emits `mlops.deployment.traffic_shifted` for each weight as
+/// traffic reaches it. `stop` reads the file once more and returns the weights emitted, in order.
+final class TrafficFollower: @unchecked Sendable {
+    private let flag = StopFlag()
+    private let done = DispatchSemaphore(value: 0)
+    private var emitted: [Int] = []
+    private let output: String
+    private let deployment: String
+    private let region: String?
+    private let worker: JobWorker
+
+    init(output: String, deployment: String, region: String?, worker: JobWorker) {
+        self.output = output
+        self.deployment = deployment
+        self.region = region
+        self.worker = worker
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            while !flag.isSet {
+                flag.sleep(.milliseconds(200))
+                poll()
+            }
+        }
+        thread.name = "mlledger-rollout"
+        thread.start()
+    }
+
+    private func poll() {
+        guard let steps = try? DeploymentReport.readProgress(outputDirectory: output) else { return }
+        let reached = steps.compactMap { s -> Int? in
+            if case .shiftTraffic(let w) = s.step, s.ok { return w }
+            return nil
+        }
+        for weight in reached.dropFirst(emitted.count) {
+            do {
+                try worker.emit(ResultEvent(type: "mlops.deployment.traffic_shifted", data: [
+                    "deployment_id": .string(deployment), "weight": .number(JSONNumber(weight)),
+                ]), region: region)
+                emitted.append(weight)
+            } catch {
+                worker.logger.warning("deployment \(deployment): traffic at \(weight)% not recorded yet: \(error)")
+                return
+            }
+        }
+    }
+
+    func stop() -> [Int] {
+        flag.set()
+        done.wait()
+        poll()
+        return emitted
     }
 }

@@ -47,6 +47,8 @@ def parse_args(argv):
     p.add_argument("--min-probe-accuracy", type=float, default=0.6)
     p.add_argument("--max-p99-latency-ms", type=float, default=50.0)
     p.add_argument("--probe-requests", type=int, default=200)
+    p.add_argument("--bake-seconds", type=float, default=0.0,
+                   help="how long traffic stays at each weight before its health check")
     p.add_argument("--drill-fail-at-weight", type=int, default=-1,
                    help="rollback drill: the health check at this weight fails (-1: never)")
     p.add_argument("--out", required=True)
@@ -63,6 +65,8 @@ def parse_args(argv):
         p.error("--weights rise strictly within 1..100 and end at 100")
     if args.probe_requests < 1:
         p.error("--probe-requests is at least 1")
+    if not 0 <= args.bake_seconds <= 3600:
+        p.error("--bake-seconds is within 0..3600")
     args.weight_list = weights
     return args
 
@@ -226,6 +230,7 @@ class Rollout:
                 table = serving.write_routing(routes, f"{a.strategy} {a.model} to {weight}%")
                 self.record({"action": "shift", "weight": weight, "ok": True, "revision": table["revision"],
                              "routes": {r["slot"]: r["weight"] for r in routes}})
+                time.sleep(a.bake_seconds)
             else:
                 reason = self.health_check(serving, candidate, weight, serving.routing())
                 if reason:
