@@ -132,6 +132,15 @@ struct WorkerTests {
             }
         }
 
+        /// fraud@1 trained on card-txns and validated by a worker, which then stops: no worker runs after this.
+        func validatedModelWithoutWorkers() throws {
+            pool = try startWorkers(1, lease: .seconds(3))
+            try registerData("card-txns", location: "azure:uaenorth")
+            try validatedModel("r1", version: "1")
+            pool?.stop()
+            pool = nil
+        }
+
         func routing(_ deployment: String) throws -> JSONValue {
             try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath:
                 servingRoot + "/\(deployment)/routing.json"))))
@@ -250,12 +259,7 @@ struct WorkerTests {
     func lostWorker() throws {
         let b = try Bench(workers: 0)
         defer { b.close() }
-        // A validated model to deploy, produced by a worker that then stops.
-        b.pool = try b.startWorkers(1, lease: .seconds(3))
-        try b.registerData("card-txns", location: "azure:uaenorth")
-        try b.validatedModel("r1", version: "1")
-        b.pool?.stop()
-        b.pool = nil
+        try b.validatedModelWithoutWorkers()
 
         // A worker claims the deployment, starts it, and dies: it never renews its lease.
         try b.requestDeployment("fraud-prod", model: "fraud@1")
@@ -282,11 +286,7 @@ struct WorkerTests {
     func killedWorkerProcess() throws {
         let b = try Bench(workers: 0)
         defer { b.close() }
-        b.pool = try b.startWorkers(1, lease: .seconds(3))
-        try b.registerData("card-txns", location: "azure:uaenorth")
-        try b.validatedModel("r1", version: "1")
-        b.pool?.stop()
-        b.pool = nil
+        try b.validatedModelWithoutWorkers()
 
         // `mlledger serve --workers 1` in its own process takes the rollout (traffic stays 2 s at each weight).
         let dir = b.f.directory
