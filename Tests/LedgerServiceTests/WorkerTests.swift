@@ -288,7 +288,9 @@ struct WorkerTests {
         defer { b.close() }
         try b.validatedModelWithoutWorkers()
 
-        // `mlledger serve --workers 1` in its own process takes the rollout (traffic stays 2 s at each weight).
+        // `mlledger serve --workers 1` in its own process takes the rollout. Traffic stays 10 s at each weight, so
+        // the rollout is still running when its first weight reaches the log, even when a consumer-group rebalance
+        // (the child's consumer joins the group) holds ingest up for a while.
         let dir = b.f.directory
         try Data("""
             nodes:
@@ -306,16 +308,17 @@ struct WorkerTests {
         serve.standardOutput = FileHandle.nullDevice
         serve.standardError = FileHandle.nullDevice
         try serve.run()
-        try b.requestDeployment("fraud-prod", model: "fraud@1", params: ["weights": "10,50,100", "bake_seconds": 2])
+        try b.requestDeployment("fraud-prod", model: "fraud@1", params: ["weights": "10,50,100", "bake_seconds": 10])
         // Each weight is in the log as soon as traffic reaches it, while the rollout still runs.
-        let running = try b.f.wait(seconds: 60) {
+        let running = try b.f.wait(seconds: 90) {
             guard let job = try b.job("deployment/fraud-prod"), job.state == .running, job.attempts == 1 else { return false }
             return try !b.entries("mlops.deployment.traffic_shifted", "deployment/fraud-prod").isEmpty
         }
         kill(serve.processIdentifier, SIGKILL)
         serve.waitUntilExit()
         let atKill = try b.job("deployment/fraud-prod")
-        #expect(running && atKill?.state == .running, "killed mid-rollout: \(String(describing: atKill))")
+        #expect(running && atKill?.state == .running,
+                "killed mid-rollout: job \(atKill?.state.rawValue ?? "absent"), attempts \(atKill?.attempts ?? 0)")
 
         // A worker elsewhere finds the lease expired: failed as worker_lost, not started again.
         b.pool = try b.startWorkers(1, lease: .seconds(3))
