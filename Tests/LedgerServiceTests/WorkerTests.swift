@@ -282,6 +282,28 @@ struct WorkerTests {
         #expect(try b.job("deployment/fraud-prod")?.attempts == 1)
     }
 
+    @Test("an idempotent training taken over from a lost worker runs again; the lost attempt's GPUs are released")
+    func lostTrainingRunsAgain() throws {
+        let b = try Bench(workers: 0)
+        defer { b.close() }
+        try b.registerData("card-txns", location: "azure:uaenorth")
+        try b.requestTraining("r1", model: "fraud", input: "card-txns", region: "azure:uaenorth", version: "1")
+        #expect(try b.f.wait { try b.job("run/r1") != nil })
+        let c = b.f.db.connection
+        guard case .run(let claimed)? = try JobQueue.claim(worker: "killed-worker", lease: .seconds(2), on: c)
+        else { Issue.record("no job to claim"); return }
+        try JobQueue.start(claimed.id, worker: "killed-worker", idempotent: true, node: "uae-1", gpus: 1,
+                           gpuType: Self.a100, on: c)
+
+        b.pool = try b.startWorkers(1, lease: .seconds(3))
+        #expect(try b.waitForEntry("mlops.training.completed", "run/r1") != nil)
+        #expect(try b.f.wait { try b.entries("mlops.gpu.released").count == 2 })
+        let released = try b.entries("mlops.gpu.released").compactMap { $0["allocation_id"]?.stringValue }
+        #expect(released == ["\(claimed.id).1", "\(claimed.id).2"], "\(released)")
+        let job = try #require(try b.job("run/r1"))
+        #expect(job.state == .succeeded && job.attempts == 2)
+    }
+
     @Test("a worker process killed mid-rollout: its non-idempotent deployment ends worker_lost, never run twice")
     func killedWorkerProcess() throws {
         let b = try Bench(workers: 0)

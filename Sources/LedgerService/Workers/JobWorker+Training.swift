@@ -19,6 +19,8 @@ extension JobWorker {
         do { need = try template.gpus.need(requested: job.data["gpus"]) } catch {
             return try fail(job, "invalid_gpus: \(error)")
         }
+        // An idempotent run taken over from a lost worker: that attempt's GPUs are free again.
+        try releaseLostAllocation(of: job)
         let attempt = job.attempts + 1
         let workspace = try JobWorkspace.create(root: configuration.jobsRoot, jobID: "\(job.id).\(attempt)")
         // The version the request names, else the request's log index: unique, and rising with the log.

@@ -44,6 +44,7 @@ final class JobWorker {
         switch claim {
         case .lost(let job):
             logger.warning("job \(job.id) (\(job.subject)) lost its worker \(job.worker ?? "?") while running; not run again")
+            try releaseLostAllocation(of: job)
             try emit(failure(of: job, reason: JobQueue.workerLost))
         case .run(let job):
             logger.info("job \(job.id): \(job.kind.rawValue) \(job.subject) with \(job.template ?? "no template")")
@@ -55,6 +56,16 @@ final class JobWorker {
                                 logDigest: ending.logDigest, result: ending.result, on: db.connection)
         }
         return true
+    }
+
+    /// Records the release of the GPUs a lost worker's attempt held (its `gpu.allocated` has no release yet), and
+    /// stops counting them for placement.
+    func releaseLostAllocation(of job: Job) throws {
+        guard job.kind == .training, let node = job.node, job.gpus > 0, job.attempts > 0 else { return }
+        let lost = GPUAllocation(allocationID: "\(job.id).\(job.attempts)", runID: job.subjectID, nodeID: node,
+                                 gpuType: "", count: job.gpus)
+        try emit(ResultEvent(type: "mlops.gpu.released", data: lost.releasedEventData()))
+        try JobQueue.forgetPlacement(job.id, worker: name, on: db.connection)
     }
 
     /// How a job ended.

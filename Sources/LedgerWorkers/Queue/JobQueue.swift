@@ -63,6 +63,8 @@ public struct Job: Sendable, Hashable {
     public var attempts: Int
     public var worker: String?
     public var node: String?
+    /// GPUs held on `node` by the latest attempt.
+    public var gpus: Int
     public var reason: String?
     public var logDigest: String?
 
@@ -138,6 +140,13 @@ public enum JobQueue {
             """, [.text(id), .text(worker), .bool(idempotent), .text(node), .int64(Int64(gpus)), .text(gpuType)])
     }
 
+    /// Forgets the node and GPUs of an attempt whose worker was lost, once their release is recorded, so placement
+    /// no longer counts them.
+    public static func forgetPlacement(_ id: String, worker: String, on c: PostgresConnection) throws {
+        try c.query("UPDATE ledger.jobs SET node = NULL, gpus = 0, gpu_type = NULL, updated_at = now() WHERE id = $1 AND worker = $2",
+                    [.text(id), .text(worker)])
+    }
+
     /// Extends the lease; false when the job is no longer this worker's.
     @discardableResult
     public static func renew(_ id: String, worker: String, lease: Duration, on c: PostgresConnection) throws -> Bool {
@@ -196,7 +205,7 @@ public enum JobQueue {
 
     static func columns(of table: String) -> String {
         ["id", "request_idx", "kind", "subject", "template", "source", "request::text", "state", "idempotent",
-         "attempts", "worker", "node", "reason", "log_digest"].map { "\(table).\($0)" }.joined(separator: ", ")
+         "attempts", "worker", "node", "reason", "log_digest", "gpus"].map { "\(table).\($0)" }.joined(separator: ", ")
     }
 
     static func job(_ r: PostgresRow) throws -> Job {
@@ -206,8 +215,8 @@ public enum JobQueue {
         let data = (try? JSONParser.parse(r.string(6) ?? "{}"))?.objectValue ?? JSONObject()
         return Job(id: id, requestIdx: UInt64(idx), kind: kind, subject: r.string(3) ?? "", template: r.string(4),
                    source: r.string(5) ?? "", data: data, state: state, idempotent: r.bool(8),
-                   attempts: Int(r.int64(9) ?? 0), worker: r.string(10), node: r.string(11), reason: r.string(12),
-                   logDigest: r.string(13))
+                   attempts: Int(r.int64(9) ?? 0), worker: r.string(10), node: r.string(11),
+                   gpus: Int(r.int64(14) ?? 0), reason: r.string(12), logDigest: r.string(13))
     }
 }
 
