@@ -55,7 +55,7 @@ let package = Package(
             ]
         ),
 
-        // Helpers shared by the integration tests: a fresh database per test.
+        // Helpers shared by the tests: a fresh database per test, a seeded random generator.
         .target(name: "LedgerTestSupport", dependencies: ["LedgerStore"], path: "Tests/LedgerTestSupport"),
 
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"]),
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "LedgerPolicyTests", dependencies: ["LedgerPolicy", "LedgerCore"]),
         .testTarget(
             name: "LedgerWorkersTests",
-            dependencies: ["LedgerWorkers", "LedgerCore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["LedgerWorkers", "LedgerCore", "LedgerTestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "LedgerProjectionsTests",

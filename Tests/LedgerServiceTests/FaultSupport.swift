@@ -1,4 +1,5 @@
 import Foundation
+import LedgerTestSupport
 import LedgerCore
 import LedgerCrypto
 import LedgerKafka
@@ -13,25 +14,15 @@ import Testing
 /// A seeded random number generator (SplitMix64), so that a failing fault schedule can be replayed: the seed comes
 /// from `MLLEDGER_FAULT_SEED` when set, else from the system generator, and is part of every failure message.
 struct FaultRandom: RandomNumberGenerator {
-    let seed: UInt64
-    private var state: UInt64
+    private var generator: SeededRandom
+    var seed: UInt64 { generator.seed }
 
     init() {
-        if let text = ProcessInfo.processInfo.environment["MLLEDGER_FAULT_SEED"], let s = UInt64(text) {
-            seed = s
-        } else {
-            seed = UInt64.random(in: 0...UInt64.max)
-        }
-        state = seed
+        let text = ProcessInfo.processInfo.environment["MLLEDGER_FAULT_SEED"]
+        generator = SeededRandom(seed: text.flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max))
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// A duration in seconds, uniformly in `range`.
     mutating func seconds(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }

@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerTestSupport
 import Testing
 
 @testable import LedgerWorkers
@@ -147,7 +148,7 @@ struct PlacementTests {
     @Test("over many random states, placement only ever picks an allowed node with room, and waits only when none has")
     func randomised() throws {
         let inventory = try ClusterInventory.load(path: Repo.cluster)
-        var rng = SplitMix64(seed: 0x5eed)
+        var rng = SeededRandom(seed: 0x5eed)
         let locations = inventory.locations
         let types = Array(Set(inventory.nodes.compactMap(\.gpuType)))
         for round in 0..<2000 {
@@ -187,18 +188,5 @@ struct PlacementTests {
                     #"{"allocation_id": "alloc-1", "run_id": "run-1", "node": "uae-big", "region": "azure:uaenorth", "gpu_type": "a100", "count": 4}"#
                 ))
         #expect(a.releasedEventData() == object(#"{"allocation_id": "alloc-1", "run_id": "run-1"}"#))
-    }
-}
-
-/// A small deterministic generator for the randomised test.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -35,7 +35,7 @@ struct Policy: ParsableCommand {
             do {
                 return try PolicySet.load(directory: path)
             } catch {
-                for e in error.errors { PolicyConsole.error("\(path)/\(e)") }
+                for e in error.errors { Output.note("\(path)/\(e)") }
                 throw PolicyConsole.failure("\(error.errors.count) problem(s) in \(path)")
             }
         }
@@ -64,12 +64,12 @@ struct Policy: ParsableCommand {
                 do {
                     testCount = try PolicyTests.load(directory: directory.path, policy: policy).count
                 } catch {
-                    for e in error.errors { PolicyConsole.error("\(directory.path)/\(e)") }
+                    for e in error.errors { Output.note("\(directory.path)/\(e)") }
                     throw PolicyConsole.failure("\(error.errors.count) problem(s) in the test cases")
                 }
             }
             if json {
-                PolicyConsole.json([
+                Output.json([
                     "ok": true, "revision": .string(policy.revision),
                     "files": .array(policy.files.map(JSONValue.string)),
                     "locations": .number(JSONNumber(policy.catalog.locations.count)),
@@ -79,8 +79,8 @@ struct Policy: ParsableCommand {
                 ])
                 return
             }
-            PolicyConsole.print("ok  \(policy.revision)")
-            PolicyConsole.print("    \(policy.catalog.locations.count) locations, \(policy.catalog.zones.count) zones, "
+            Output.print("ok  \(policy.revision)")
+            Output.print("    \(policy.catalog.locations.count) locations, \(policy.catalog.zones.count) zones, "
                 + "\(policy.sets.count) sets, \(policy.rules.count) rules in \(policy.ruleFiles.count) files, "
                 + "\(testCount) test cases")
         }
@@ -111,29 +111,29 @@ struct Policy: ParsableCommand {
             do {
                 cases = try PolicyTests.load(directory: directory.path, policy: policy)
             } catch {
-                for e in error.errors { PolicyConsole.error("\(directory.path)/\(e)") }
+                for e in error.errors { Output.note("\(directory.path)/\(e)") }
                 throw PolicyConsole.failure("\(error.errors.count) problem(s) in the test cases")
             }
             let report = PolicyTests.run(cases, with: policy)
             if json {
-                PolicyConsole.json(reportJSON(report))
+                Output.json(reportJSON(report))
             } else {
                 for r in report.results {
                     let c = r.testCase
-                    PolicyConsole.print("\(r.passed ? "PASS" : "FAIL")  \(c.location)  \(c.name)")
-                    for f in r.failures { PolicyConsole.print("      \(f)") }
+                    Output.print("\(r.passed ? "PASS" : "FAIL")  \(c.location)  \(c.name)")
+                    for f in r.failures { Output.print("      \(f)") }
                     if !r.passed {
                         for m in r.decision.matched {
-                            PolicyConsole.print("      fired \(m.id) (\(m.outcome.rawValue)): \(m.message)")
+                            Output.print("      fired \(m.id) (\(m.outcome.rawValue)): \(m.message)")
                         }
                     }
                 }
                 for u in report.uncovered {
-                    PolicyConsole.print("note  rule \(u.id) is not exercised on both sides: "
+                    Output.print("note  rule \(u.id) is not exercised on both sides: "
                         + (u.matchedIn.isEmpty ? "never fires" : "never evaluated without firing"))
                 }
-                PolicyConsole.print("policy \(report.revision)")
-                PolicyConsole.print("\(report.passed) passed, \(report.failed) failed")
+                Output.print("policy \(report.revision)")
+                Output.print("\(report.passed) passed, \(report.failed) failed")
             }
             if report.failed > 0 || (strict && !report.uncovered.isEmpty) { throw ExitCode(1) }
         }
@@ -209,7 +209,7 @@ struct Policy: ParsableCommand {
                 do {
                     sources = try PolicyInput.state(try PolicyConsole.read(state), file: state)
                 } catch let error as PolicyLoadError {
-                    for e in error.errors { PolicyConsole.error(e.description) }
+                    for e in error.errors { Output.note(e.description) }
                     throw PolicyConsole.failure("\(state): not a list of sources")
                 }
             } else if !noLedger {
@@ -217,9 +217,9 @@ struct Policy: ParsableCommand {
             }
             let decision = policy.evaluate(decisionEvent, sources: sources)
             if json {
-                PolicyConsole.json(decision.jsonValue)
+                Output.json(decision.jsonValue)
             } else {
-                PolicyConsole.print(DecisionText.render(decision))
+                Output.print(DecisionText.render(decision))
             }
         }
 
@@ -257,7 +257,7 @@ struct Policy: ParsableCommand {
             let catalog = policy.catalog
             let locations = catalog.locations.filter { country == nil || $0.country == country?.uppercased() }
             if json {
-                PolicyConsole.json([
+                Output.json([
                     "revision": .string(policy.revision), "checked": .string(catalog.checked),
                     "zones": .array(catalog.zones.map { z in
                         ["code": .string(z.code), "name": .string(z.name), "country": .string(z.country),
@@ -278,34 +278,14 @@ struct Policy: ParsableCommand {
             let rows = locations.map { l in
                 [l.code, l.country, l.subdivision ?? "-", l.zone ?? "-", l.name + (l.city.map { " · \($0)" } ?? "")]
             }
-            PolicyConsole.table(["CODE", "COUNTRY", "SUBDIVISION", "ZONE", "NAME"], rows)
-            PolicyConsole.print("\(locations.count) locations; catalog checked \(catalog.checked)")
+            Output.table(["CODE", "COUNTRY", "SUBDIVISION", "ZONE", "NAME"], rows)
+            Output.print("\(locations.count) locations; catalog checked \(catalog.checked)")
         }
     }
 }
 
-/// Output for the policy commands: results on stdout, problems on stderr.
+/// The policy commands' input files and failures (their output goes through `Output`).
 enum PolicyConsole {
-    static func print(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
-
-    static func error(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-
-    static func json(_ value: JSONValue) {
-        FileHandle.standardOutput.write(Data(value.serialized(pretty: true) + [0x0a]))
-    }
-
-    static func table(_ header: [String], _ rows: [[String]]) {
-        var widths = header.map(\.count)
-        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in
-                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
-        print(line(header))
-        rows.forEach { print(line($0)) }
-    }
-
     static func read(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else { throw failure("cannot read \(path)") }
         return [UInt8](data)
@@ -313,7 +293,7 @@ enum PolicyConsole {
 
     /// Prints `message` on stderr and returns the exit status to throw.
     static func failure(_ message: String) -> ExitCode {
-        error("error: \(message)")
+        Output.note("error: \(message)")
         return ExitCode(1)
     }
 }

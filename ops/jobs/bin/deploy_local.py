@@ -276,7 +276,4 @@ class Rollout:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(Rollout(parse_args(sys.argv[1:])).run())
-    except ml.JobError as e:
-        ml.fail(str(e))
+    ml.run(lambda argv: Rollout(parse_args(argv)).run())

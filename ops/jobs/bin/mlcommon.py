@@ -28,6 +28,14 @@ def fail(message):
     sys.exit(1)
 
 
+def run(main):
+    """Runs a script's `main(argv)`: its return value is the exit status; a JobError ends it with status 1."""
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except JobError as e:
+        fail(str(e))
+
+
 def _normal(rng):
     # Box-Muller on random(), whose sequence for a seed is stable across Python versions.
     u1 = rng.random() or 1e-12

@@ -90,7 +90,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except ml.JobError as e:
-        ml.fail(str(e))
+    ml.run(main)
