@@ -698,9 +698,8 @@ struct AuditToolkitTests {
     }
 
     /// A fenced code block of docs/evidence-bundle.md, found by the `<!-- mlledger-test: NAME -->` line before it.
-    static func documentedBlock(_ name: String, filePath: String = #filePath) throws -> String {
-        let path = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs/evidence-bundle.md").path
+    static func documentedBlock(_ name: String) throws -> String {
+        let path = repositoryRoot + "/docs/evidence-bundle.md"
         let lines = try String(contentsOfFile: path, encoding: .utf8).components(separatedBy: "\n")
         let marker = try #require(lines.firstIndex(of: "<!-- mlledger-test: \(name) -->"), "no \(name) block in \(path)")
         let body = lines[(marker + 2)...].prefix { $0 != "```" }

@@ -8,8 +8,7 @@ import Testing
 /// A producer nobody on the team wrote: openssl signs, kcat sends (ops/examples/openssl-produce.sh).
 @Suite("Interop with openssl and kcat", .serialized)
 struct InteropTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("ops/examples/openssl-produce.sh").path
+    static let script = repositoryRoot + "/ops/examples/openssl-produce.sh"
 
     func payload(id: String, source: String = "ci://github.com/acme/fraud-model") -> String {
         #"{"specversion":"1.0","id":"\#(id)","source":"\#(source)","type":"mlops.dataset.registered","subject":"dataset/customer-txns","time":"2026-05-01T12:00:00+04:00","datacontenttype":"application/json","data":{"name":"customer-txns","version":"3","uri":"s3://acme/customer-txns/3","digest":"sha256:0d1f2c4b6e8a0d1f2c4b6e8a0d1f2c4b6e8a0d1f2c4b6e8a0d1f2c4b6e8a0d1f","location":"azure:uaenorth","classification":"personal","regimes":["ae-pdpl"]}}"#

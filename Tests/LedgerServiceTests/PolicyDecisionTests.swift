@@ -153,10 +153,8 @@ struct PolicyDecisionTests {
             "deployment_id": "readmission-eu2", "model": "readmission@1", "environment": "prod",
             "region": "aws:eu-central-1", "strategy": "canary", "job": "deploy-local",
         ])).write(to: URL(fileURLWithPath: request))
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
         let explained = try runProcess(mlledgerBinary, ["policy", "explain", "--event", request,
-                                                        "--dir", repo + "/policies", "--database-url", f.database.url])
+                                                        "--dir", repositoryRoot + "/policies", "--database-url", f.database.url])
         #expect(explained.status == 0, "\(explained.stderr)")
         #expect(explained.stdout.hasPrefix("DENY"), "\(explained.stdout)")
         #expect(explained.stdout.contains("health-data-outside-uae"))

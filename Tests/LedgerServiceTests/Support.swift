@@ -115,11 +115,14 @@ func signedEvent(_ key: Ed25519PrivateKey, id: String = EventIDs.uuidV7(), sourc
     return EnvelopeSigner(key: key).envelope(for: attrs).envelope
 }
 
+/// The package's root directory: the tests read its shipped files (policies, job templates, docs, scripts).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
 /// The built mlledger executable (ops/test sets MLLEDGER_BIN; else the debug build beside the package).
 var mlledgerBinary: String {
     if let b = ProcessInfo.processInfo.environment["MLLEDGER_BIN"], !b.isEmpty { return b }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/mlledger").path
+    return repositoryRoot + "/.build/debug/mlledger"
 }
 
 /// Runs a command to completion.

@@ -46,9 +46,9 @@ struct WorkerTests {
             }
             let config = WorkerConfiguration(
                 count: count, databaseURL: f.database.url, bootstrapServers: f.cluster.bootstrapServers,
-                topic: f.topic, templates: try TemplateLoader.loadDirectory(Self.repo + "/ops/jobs"),
+                topic: f.topic, templates: try TemplateLoader.loadDirectory(repositoryRoot + "/ops/jobs"),
                 cluster: WorkerTests.cluster, policies: try PolicySet.shipped(),
-                scriptsDirectory: Self.repo + "/ops/jobs/bin", jobsRoot: f.directory + "/jobs",
+                scriptsDirectory: repositoryRoot + "/ops/jobs/bin", jobsRoot: f.directory + "/jobs",
                 servingRoot: servingRoot, key: workerKey, name: "test-worker", lease: lease,
                 poll: .milliseconds(100))
             let pool = WorkerPool(configuration: config, logger: f.logger)
@@ -56,8 +56,6 @@ struct WorkerTests {
             return pool
         }
 
-        static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
 
         func send(_ type: String, _ subject: String, _ data: JSONObject) throws {
             _ = try producer.send(topic: f.topic, key: Array(subject.utf8),
@@ -322,7 +320,7 @@ struct WorkerTests {
         serve.executableURL = URL(fileURLWithPath: mlledgerBinary)
         serve.arguments = [
             "serve", "--brokers", b.f.cluster.bootstrapServers, "--database-url", b.f.database.url,
-            "--ledger-key", b.f.ledgerKeyPath, "--workers", "1", "--lease", "3", "--jobs", Bench.repo + "/ops/jobs",
+            "--ledger-key", b.f.ledgerKeyPath, "--workers", "1", "--lease", "3", "--jobs", repositoryRoot + "/ops/jobs",
             "--cluster", dir + "/cluster.yaml", "--worker-key", dir + "/killed-worker.key", "--jobs-root", dir + "/jobs",
             "--serving-root", b.servingRoot, "--log-level", "error", "--checkpoint-interval", "0",
             "--kafka-option", "session.timeout.ms=3000", "--kafka-option", "heartbeat.interval.ms=250",
