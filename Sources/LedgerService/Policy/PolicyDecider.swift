@@ -126,10 +126,14 @@ public final class PolicyDecider: AppendObserver {
     static func markValidated(_ sources: inout [String: [DataSource]], on c: PostgresConnection) throws {
         let models = Set(sources.values.joined().filter { $0.kind == "model" && $0.lineage.isEmpty }.map(\.bareRef))
         guard !models.isEmpty else { return }
-        let pairs = models.compactMap { ref in ref.lastIndex(of: "@").map { (String(ref[..<$0]), String(ref[ref.index(after: $0)...])) } }
+        let pairs = models.compactMap { ref in
+            ref.lastIndex(of: "@").map { (String(ref[..<$0]), String(ref[ref.index(after: $0)...])) }
+        }
+        // One index probe per version (LIMIT keeps the planner from a hash join over the whole table).
         let passed = Set(try c.query("""
-            SELECT DISTINCT x.n || '@' || x.v FROM unnest($1::text[], $2::text[]) AS x(n, v)
-            JOIN registry.validations g ON g.name = x.n AND g.version = x.v AND g.passed
+            SELECT x.n || '@' || x.v FROM unnest($1::text[], $2::text[]) AS x(n, v)
+            CROSS JOIN LATERAL (
+                SELECT 1 FROM registry.validations g WHERE g.name = x.n AND g.version = x.v AND g.passed LIMIT 1) g
             """, [.textArray(pairs.map(\.0)), .textArray(pairs.map(\.1))]).compactMap { $0.string(0) })
         for key in sources.keys {
             for i in sources[key]!.indices where sources[key]![i].kind == "model" && sources[key]![i].lineage.isEmpty {
