@@ -55,11 +55,11 @@ let package = Package(
             ]
         ),
 
-        // Helpers shared by the tests: a fresh database per test, a seeded random generator.
+        // Helpers shared by the tests: a fresh database per test, a seeded random generator, the known-answer files.
         .target(name: "LedgerTestSupport", dependencies: ["LedgerStore"], path: "Tests/LedgerTestSupport"),
 
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"]),
-        .testTarget(name: "LedgerCryptoTests", dependencies: ["LedgerCrypto", "LedgerCore"]),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerCryptoTests", dependencies: ["LedgerCrypto", "LedgerCore", "LedgerTestSupport"]),
         .testTarget(name: "LedgerStoreTests", dependencies: ["LedgerStore", "LedgerCore", "LedgerTestSupport"]),
         .testTarget(name: "LedgerKafkaTests", dependencies: ["LedgerKafka"]),
         .testTarget(name: "LedgerPolicyTests", dependencies: ["LedgerPolicy", "LedgerCore"]),

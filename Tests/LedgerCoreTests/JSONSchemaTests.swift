@@ -1,15 +1,13 @@
 import Foundation
 @testable import LedgerCore
+import LedgerTestSupport
 import Testing
 
 // MARK: - The official JSON Schema Test Suite (draft 2020-12)
 
 /// The copies of JSON-Schema-Test-Suite files in `<package root>/../shared/testdata/json-schema-test-suite-2020-12`.
 private enum OfficialSuite {
-    static var directory: URL {
-        URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/testdata/json-schema-test-suite-2020-12").standardizedFileURL
-    }
+    static var directory: URL { KnownAnswers.directory.appendingPathComponent("json-schema-test-suite-2020-12") }
 
     static var files: [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []

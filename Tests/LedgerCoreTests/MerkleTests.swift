@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import LedgerTestSupport
 import Testing
 
 // MARK: - Known answers (RFC 6962 vectors shared with transparency-dev/merkle)
@@ -459,9 +460,8 @@ private struct Vectors {
     var consistency: [(size1: UInt64, size2: UInt64, proof: [[UInt8]])]
 
     /// `<package root>/../shared/testdata/rfc6962-vectors.json`, found from this file's real location.
-    static func load(filePath: String = #filePath) throws -> Vectors {
-        let testsDirectory = URL(fileURLWithPath: filePath).resolvingSymlinksInPath().deletingLastPathComponent()
-        let url = testsDirectory.appendingPathComponent("../../../shared/testdata/rfc6962-vectors.json").standardizedFileURL
+    static func load() throws -> Vectors {
+        let url = try KnownAnswers.url("rfc6962-vectors.json")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
 
         func hex(_ value: Any?) throws -> [UInt8] {

@@ -1,17 +1,13 @@
 import Foundation
 import Testing
 import LedgerCore
+import LedgerTestSupport
 @testable import LedgerCrypto
 
-/// Locates ../shared/testdata beside the package.
+/// Known-answer files as JSON.
 enum TestData {
-    static var directory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/testdata")
-    }
-
     static func json(_ name: String) throws -> JSONValue {
-        try JSONParser.parse([UInt8](try Data(contentsOf: directory.appendingPathComponent(name))))
+        try JSONParser.parse([UInt8](try Data(contentsOf: KnownAnswers.url(name))))
     }
 }
 

@@ -205,9 +205,8 @@ struct RFCVectors {
     var inclusion: [(index: Int, size: Int, proof: [[UInt8]])]
     var consistency: [(size1: Int, size2: Int, proof: [[UInt8]])]
 
-    static func load(filePath: String = #filePath) throws -> RFCVectors {
-        let url = URL(fileURLWithPath: filePath).resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/testdata/rfc6962-vectors.json").standardizedFileURL
+    static func load() throws -> RFCVectors {
+        let url = try KnownAnswers.url("rfc6962-vectors.json")
         let json = try JSONParser.parse(Array(try Data(contentsOf: url)))
         func hexList(_ v: JSONValue?) throws -> [[UInt8]] {
             try #require(v?.arrayValue).map { try #require($0.stringValue.flatMap { Hex.decode($0) }) }

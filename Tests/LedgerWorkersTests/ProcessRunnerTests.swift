@@ -174,9 +174,10 @@ struct ProcessRunnerTests {
     func cancellation() async throws {
         let dir = try TemporaryDirectory("runner")
         defer { dir.remove() }
-        let spec = python("import time; print('up', flush=True); time.sleep(100000)", in: dir, timeout: .seconds(60))
+        // Generous bounds: when the whole suite shares two cores, the task may start late.
+        let spec = python("import time; print('up', flush=True); time.sleep(100000)", in: dir, timeout: .seconds(600))
         let task = Task { try await ProcessRunner.runDetached(spec) }
-        #expect(await eventuallyAsync(60) { readText(dir.path + "/out.log").contains("up") })
+        #expect(await eventuallyAsync(300) { readText(dir.path + "/out.log").contains("up") })
         task.cancel()
         let outcome = try await task.value
         #expect(outcome.cancelled)
