@@ -320,6 +320,10 @@ $fn$;
 
 -- Queries -------------------------------------------------------------------------------------------------------
 
+-- Every walk up the edges reads a node's parents through a LATERAL subquery (OFFSET 0 keeps it one), so each step
+-- is an index probe on edges_child. As a plain join, the planner can pick a hash join over a sequential scan of
+-- all edges for each step of the recursion: the cost of a decision would then grow with the size of the log.
+
 -- Everything id inherits from: one row per ancestor, with the shortest path of ids from id up to it (ties broken
 -- bytewise), e.g. {deployment/d, model/m@7, run/r, featureset/f@2, dataset/x@3}, and the entry from which that
 -- path exists (its newest edge). Computed when asked, from the edges and what is known now, so a data set
@@ -331,7 +335,7 @@ RETURNS TABLE (origin_id text, path text[], last_idx bigint) LANGUAGE sql STABLE
         SELECT id, ARRAY[id], NULL::bigint
         UNION ALL
         SELECT e.parent_id, up.path || e.parent_id, greatest(up.li, e.idx)
-          FROM up JOIN edges e ON e.child_id = up.node
+          FROM up CROSS JOIN LATERAL (SELECT x.parent_id, x.idx FROM edges x WHERE x.child_id = up.node OFFSET 0) e
          WHERE cardinality(up.path) < 16 AND e.parent_id <> ALL (up.path)
     )
     SELECT DISTINCT ON (up.node) up.node, up.path, up.li
@@ -362,12 +366,15 @@ LANGUAGE sql STABLE AS $$
     -- One walk up the edges for all refs at once (policy decisions ask for a batch's refs together); per ref
     -- and ancestor the shortest path, ties broken bytewise, as ancestry() does for one id.
     WITH RECURSIVE req(ord, ref, id) AS (
-        SELECT r.ord, r.ref, resolve_ref(r.ref) FROM unnest(refs) WITH ORDINALITY AS r(ref, ord)
+        -- A ref with a kind prefix names itself: only bare ones pay for resolve_ref's lookups.
+        SELECT r.ord, r.ref,
+               CASE WHEN r.ref ~ '^(dataset|featureset|run|model|deployment)/' THEN r.ref ELSE resolve_ref(r.ref) END
+          FROM unnest(refs) WITH ORDINALITY AS r(ref, ord)
     ), up(ord, node, path) AS (
         SELECT ord, id, ARRAY[id] FROM req WHERE id IS NOT NULL
         UNION ALL
         SELECT up.ord, e.parent_id, up.path || e.parent_id
-          FROM up JOIN edges e ON e.child_id = up.node
+          FROM up CROSS JOIN LATERAL (SELECT x.parent_id FROM edges x WHERE x.child_id = up.node OFFSET 0) e
          WHERE cardinality(up.path) < 16 AND e.parent_id <> ALL (up.path)
     ), best AS (
         SELECT DISTINCT ON (up.ord, up.node) up.ord, up.node, up.path
@@ -403,7 +410,7 @@ SELECT e.id AS entity_id, e.kind AS entity_kind, a.origin_id, split_part(a.origi
         SELECT e.id, ARRAY[e.id], NULL::bigint
         UNION ALL
         SELECT x.parent_id, up.path || x.parent_id, greatest(up.li, x.idx)
-          FROM up JOIN edges x ON x.child_id = up.node
+          FROM up CROSS JOIN LATERAL (SELECT y.parent_id, y.idx FROM edges y WHERE y.child_id = up.node OFFSET 0) x
          WHERE cardinality(up.path) < 16 AND x.parent_id <> ALL (up.path)
     )
     SELECT DISTINCT ON (up.node) up.node AS origin_id, up.path, up.li AS last_idx
