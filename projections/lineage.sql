@@ -279,27 +279,37 @@ $fn$;
 -- The node ids a ref names: an id with a kind prefix as it is; a bare `name@version` as the data set, else the
 -- feature set, else the model version of that name that the graph knows, else a run or deployment id; a prefixed
 -- ref without `@version` (`model/fraud-detector`) names every version of it that the graph knows.
-CREATE OR REPLACE FUNCTION node_ids(ref text) RETURNS SETOF text LANGUAGE sql STABLE AS $$
-    WITH c AS (
-        SELECT ref AS id, 0 AS pref WHERE ref ~ '^(dataset|featureset|run|model|validation|deployment)/'
-        UNION ALL
-        SELECT k || '/' || ref, p FROM (VALUES ('dataset', 1), ('featureset', 2), ('model', 3), ('run', 4),
-                                               ('deployment', 5), ('validation', 6)) v(k, p)
-         WHERE ref !~ '^(dataset|featureset|run|model|validation|deployment)/'
-    ), known AS (
-        SELECT c.id, c.pref FROM c
-         WHERE EXISTS (SELECT 1 FROM nodes n WHERE n.id = c.id)
-            OR EXISTS (SELECT 1 FROM edges e WHERE e.from_id = c.id)
-            OR EXISTS (SELECT 1 FROM edges e WHERE e.to_id = c.id)
-    ), best AS (
-        SELECT id FROM known ORDER BY pref LIMIT 1
-    )
-    SELECT id FROM best
-    UNION ALL
-    SELECT DISTINCT x.id FROM (SELECT e.from_id AS id FROM edges e UNION ALL SELECT e.to_id FROM edges e) x
-     WHERE NOT EXISTS (SELECT 1 FROM best) AND strpos(ref, '@') = 0
-       AND ref ~ '^(dataset|featureset|model)/' AND left(x.id, length(ref) + 1) = ref || '@'
-$$;
+--
+-- PL/pgSQL, so that the scan for every version runs (and is planned) only for a ref that names no node itself: as
+-- one SQL statement it was planned with parallel workers, whose start cost every lineage query ~15-300 ms.
+CREATE OR REPLACE FUNCTION node_ids(ref text) RETURNS SETOF text LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    v_id text;
+BEGIN
+    SELECT c.id INTO v_id
+      FROM (SELECT ref AS id, 0 AS pref WHERE ref ~ '^(dataset|featureset|run|model|validation|deployment)/'
+            UNION ALL
+            SELECT k || '/' || ref, p FROM (VALUES ('dataset', 1), ('featureset', 2), ('model', 3), ('run', 4),
+                                                   ('deployment', 5), ('validation', 6)) v(k, p)
+             WHERE ref !~ '^(dataset|featureset|run|model|validation|deployment)/') c
+     WHERE EXISTS (SELECT 1 FROM nodes n WHERE n.id = c.id)
+        OR EXISTS (SELECT 1 FROM edges e WHERE e.from_id = c.id)
+        OR EXISTS (SELECT 1 FROM edges e WHERE e.to_id = c.id)
+     ORDER BY c.pref
+     LIMIT 1;
+    IF v_id IS NOT NULL THEN
+        RETURN NEXT v_id;
+    ELSIF strpos(ref, '@') = 0 AND ref ~ '^(dataset|featureset|model)/' THEN
+        RETURN QUERY
+            SELECT DISTINCT x.id FROM (SELECT e.from_id AS id FROM edges e UNION ALL SELECT e.to_id FROM edges e) x
+             WHERE left(x.id, length(ref) + 1) = ref || '@';
+    END IF;
+END
+$fn$;
+
+-- The walks read a node's edges through LATERAL subqueries (OFFSET 0 keeps them so): each step is an index probe.
+-- As plain joins, the planner can choose a hash join over a sequential scan of every edge at each step, and a
+-- query then costs as much as the whole graph.
 
 -- Everything upstream of ref (what it was made from), breadth first: one row per edge, depth 1 for the edges
 -- that end at ref. max_depth NULL means the whole reachable graph; cycles end the walk.
@@ -309,13 +319,14 @@ RETURNS TABLE (from_id text, to_id text, relation text, idx bigint, depth intege
         SELECT s.id, 0 FROM node_ids(ref) s(id)
         UNION
         SELECT e.from_id, w.depth + 1
-          FROM walk w JOIN edges e ON e.to_id = w.node
+          FROM walk w CROSS JOIN LATERAL (SELECT x.from_id FROM edges x WHERE x.to_id = w.node OFFSET 0) e
          WHERE w.depth < coalesce(max_depth, 1000)
     ), reach AS (
         SELECT node, min(depth) AS depth FROM walk GROUP BY node
     )
     SELECT e.from_id, e.to_id, e.relation, min(e.idx), min(r.depth) + 1
-      FROM reach r JOIN edges e ON e.to_id = r.node
+      FROM reach r
+     CROSS JOIN LATERAL (SELECT x.from_id, x.to_id, x.relation, x.idx FROM edges x WHERE x.to_id = r.node OFFSET 0) e
      WHERE r.depth < coalesce(max_depth, 1000)
      GROUP BY e.from_id, e.to_id, e.relation
      ORDER BY 5, 4, 1, 2
@@ -328,13 +339,14 @@ RETURNS TABLE (from_id text, to_id text, relation text, idx bigint, depth intege
         SELECT s.id, 0 FROM node_ids(ref) s(id)
         UNION
         SELECT e.to_id, w.depth + 1
-          FROM walk w JOIN edges e ON e.from_id = w.node
+          FROM walk w CROSS JOIN LATERAL (SELECT x.to_id FROM edges x WHERE x.from_id = w.node OFFSET 0) e
          WHERE w.depth < coalesce(max_depth, 1000)
     ), reach AS (
         SELECT node, min(depth) AS depth FROM walk GROUP BY node
     )
     SELECT e.from_id, e.to_id, e.relation, min(e.idx), min(r.depth) + 1
-      FROM reach r JOIN edges e ON e.from_id = r.node
+      FROM reach r
+     CROSS JOIN LATERAL (SELECT x.from_id, x.to_id, x.relation, x.idx FROM edges x WHERE x.from_id = r.node OFFSET 0) e
      WHERE r.depth < coalesce(max_depth, 1000)
      GROUP BY e.from_id, e.to_id, e.relation
      ORDER BY 5, 4, 1, 2

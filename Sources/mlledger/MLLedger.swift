@@ -13,6 +13,6 @@ struct MLLedger: ParsableCommand {
         version: "0.1.0",
         subcommands: [Dev.self, Serve.self, Emit.self, Keys.self, Audit.self, Query.self, Projections.self, Policy.self,
                       Export.self, Report.self,
-                      Quarantine.self, Migrate.self, BenchIngest.self, BenchFill.self, Soak.self]
+                      Quarantine.self, Migrate.self, BenchIngest.self, BenchFill.self, BenchQuery.self, Soak.self]
     )
 }

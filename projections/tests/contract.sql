@@ -210,3 +210,22 @@ BEGIN
     PERFORM set_config('search_path', old, true);
 END $$;
 DELETE FROM lineage.edges WHERE relation = 'test_cycle';
+
+-- What a ref names: the exact node, a bare name@version resolved by kind, every known version of a prefixed ref
+-- without one, or nothing.
+DO $$
+DECLARE v text; old text := current_setting('search_path');
+BEGIN
+    PERFORM set_config('search_path', 'lineage, pg_catalog', true);
+    SELECT string_agg(x, ',' ORDER BY x) INTO v FROM node_ids('dataset/d@1') x;
+    PERFORM pg_temp.t_eq('lineage.node_ids of a node', v, 'dataset/d@1');
+    SELECT string_agg(x, ',' ORDER BY x) INTO v FROM node_ids('d@1') x;
+    PERFORM pg_temp.t_eq('lineage.node_ids of a bare name@version', v, 'dataset/d@1');
+    SELECT string_agg(x, ',' ORDER BY x) INTO v FROM node_ids('dataset/d') x;
+    PERFORM pg_temp.t_eq('lineage.node_ids of a prefixed ref without a version', v, 'dataset/d@1');
+    SELECT count(*)::text INTO v FROM node_ids('dataset/nothing-here');
+    PERFORM pg_temp.t_eq('lineage.node_ids of an unknown ref', v, '0');
+    SELECT count(*)::text INTO v FROM node_ids('dataset/nothing-here@3');
+    PERFORM pg_temp.t_eq('lineage.node_ids of an unknown version', v, '0');
+    PERFORM set_config('search_path', old, true);
+END $$;

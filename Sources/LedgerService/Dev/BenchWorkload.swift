@@ -5,12 +5,15 @@ import LedgerCrypto
 /// Realistic signed events for benchmarks and soak runs: the catalog's common types with payloads of about
 /// 0.5-2 KB (parameters, metrics, notes), signed by a few producer keys.
 public enum BenchWorkload {
-    /// Envelopes and the (source, id) of each, signed on all cores.
-    public static func envelopes(count: Int, keys: [Ed25519PrivateKey], seed: UInt64 = 42) -> [(subject: String, envelope: [UInt8])] {
+    /// Envelopes `first..<first + count` of the stream, with the subject of each, signed on all cores. `names`
+    /// gives each story (seven events: data set, training request, start, completion, validation, model,
+    /// deployment) what it names; by default every story names the demo's data set, model and deployment.
+    public static func envelopes(count: Int, keys: [Ed25519PrivateKey], seed: UInt64 = 42, first: Int = 0,
+                                 names: @Sendable (Int) -> DemoStory.Names = { _ in .demo }) -> [(subject: String, envelope: [UInt8])] {
         let signers = keys.map(EnvelopeSigner.init)
         let start = LedgerIdentity.nowMicros()
-        return ParallelMap.map(Array(0..<count)) { i in
-            let step = DemoStory.steps(run: "b\(i / 7)")[i % 7]
+        return ParallelMap.map(Array(first..<(first + count))) { i in
+            let step = DemoStory.steps(run: "b\(i / 7)", names: names(i / 7))[i % 7]
             var data = step.data
             // Deterministic filler so sizes spread over 0.5-2 KB.
             var x = seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15

@@ -15,41 +15,55 @@ public enum DemoStory {
         public var data: JSONObject
     }
 
+    /// What the story names: the data set (name, version), the model and the deployment. The demo uses one of
+    /// each; benchmarks vary them so that the lineage graph has the shape of a fleet's.
+    public struct Names: Sendable {
+        public var dataset = "customer-txns"
+        public var datasetVersion = "3"
+        public var model = "fraud-detector"
+        public var deployment = "fraud-prod"
+        public init() {}
+        public static let demo = Names()
+    }
+
     /// The story's events; `run` makes ids unique so the demo can be run again on the same ledger.
-    public static func steps(run: String) -> [Step] {
+    public static func steps(run: String, names: Names = .demo) -> [Step] {
         let ci = "ci://github.com/acme/fraud-model"
         let cluster = "cluster://k8s-uae-1/trainer"
-        let datasetDigest = "sha256:" + Hex.encode(SHA256.hash(Array("customer-txns@3".utf8)))
-        let modelDigest = "sha256:" + Hex.encode(SHA256.hash(Array("fraud-detector@\(run)".utf8)))
+        let dataset = names.dataset, dsVersion = names.datasetVersion, model = names.model
+        let datasetRef = "\(dataset)@\(dsVersion)"
+        let datasetDigest = "sha256:" + Hex.encode(SHA256.hash(Array(datasetRef.utf8)))
+        let modelDigest = "sha256:" + Hex.encode(SHA256.hash(Array("\(model)@\(run)".utf8)))
         let runID = "run-\(run)"
         return [
-            Step(type: "mlops.dataset.registered", subject: "dataset/customer-txns", source: ci, region: "azure:uaenorth",
-                 data: ["name": "customer-txns", "version": "3", "uri": "s3://acme-uae/datasets/customer-txns/v3",
+            Step(type: "mlops.dataset.registered", subject: "dataset/\(dataset)", source: ci, region: "azure:uaenorth",
+                 data: ["name": .string(dataset), "version": .string(dsVersion),
+                        "uri": .string("s3://acme-uae/datasets/\(dataset)/v\(dsVersion)"),
                         "digest": .string(datasetDigest), "location": "azure:uaenorth", "classification": "personal",
                         "regimes": ["ae-pdpl"], "categories": ["financial"]]),
             Step(type: "mlops.training.requested", subject: "run/\(runID)", source: ci, region: "azure:uaenorth",
-                 data: ["run_id": .string(runID), "model": "fraud-detector", "job": "train-logreg",
-                        "params": ["learning_rate": 0.1, "epochs": 20], "inputs": ["customer-txns@3"],
+                 data: ["run_id": .string(runID), "model": .string(model), "job": "train-logreg",
+                        "params": ["learning_rate": 0.1, "epochs": 20], "inputs": [.string(datasetRef)],
                         "gpus": ["count": 1, "type": "a100"], "region": "azure:uaenorth"]),
             Step(type: "mlops.training.started", subject: "run/\(runID)", source: cluster, region: "azure:uaenorth",
                  data: ["run_id": .string(runID), "node": "gpu-uae-01", "region": "azure:uaenorth"]),
             Step(type: "mlops.training.completed", subject: "run/\(runID)", source: cluster, region: "azure:uaenorth",
                  data: ["run_id": .string(runID),
-                        "outputs": [["model": "fraud-detector", "version": .string(run), "digest": .string(modelDigest),
-                                     "uri": .string("s3://acme-uae/models/fraud-detector/\(run)")]],
+                        "outputs": [["model": .string(model), "version": .string(run), "digest": .string(modelDigest),
+                                     "uri": .string("s3://acme-uae/models/\(model)/\(run)")]],
                         "metrics": ["auc": 0.934, "precision": 0.88, "recall": 0.81]]),
-            Step(type: "mlops.validation.passed", subject: "model/fraud-detector", source: ci, region: "azure:uaenorth",
-                 data: ["model": .string("fraud-detector@\(run)"), "gate": "pre-production",
+            Step(type: "mlops.validation.passed", subject: "model/\(model)", source: ci, region: "azure:uaenorth",
+                 data: ["model": .string("\(model)@\(run)"), "gate": "pre-production",
                         "checks": [["name": "auc", "kind": "metric", "metric": "auc", "value": 0.934, "op": ">=",
                                     "threshold": 0.9, "passed": true],
                                    ["name": "demographic-parity", "kind": "bias", "metric": "dp_difference",
                                     "value": 0.03, "op": "<=", "threshold": 0.05, "passed": true]]]),
-            Step(type: "mlops.model.registered", subject: "model/fraud-detector", source: ci, region: "azure:uaenorth",
-                 data: ["model": .string("fraud-detector@\(run)"), "run_id": .string(runID),
-                        "uri": .string("s3://acme-uae/models/fraud-detector/\(run)"), "digest": .string(modelDigest),
+            Step(type: "mlops.model.registered", subject: "model/\(model)", source: ci, region: "azure:uaenorth",
+                 data: ["model": .string("\(model)@\(run)"), "run_id": .string(runID),
+                        "uri": .string("s3://acme-uae/models/\(model)/\(run)"), "digest": .string(modelDigest),
                         "location": "azure:uaenorth"]),
-            Step(type: "mlops.deployment.requested", subject: "deployment/fraud-prod", source: ci, region: "azure:uaenorth",
-                 data: ["deployment_id": "fraud-prod", "model": .string("fraud-detector@\(run)"),
+            Step(type: "mlops.deployment.requested", subject: "deployment/\(names.deployment)", source: ci, region: "azure:uaenorth",
+                 data: ["deployment_id": .string(names.deployment), "model": .string("\(model)@\(run)"),
                         "environment": "production", "region": "azure:uaenorth", "strategy": "canary",
                         "job": "deploy-local"]),
         ]
