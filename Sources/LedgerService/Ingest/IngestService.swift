@@ -19,8 +19,10 @@ public struct IngestConfiguration: Sendable {
     /// Extra librdkafka consumer properties.
     public var consumerConfig: [String: String]
     /// librdkafka consumer properties the service sets unless `consumerConfig` overrides them. A broker holds a fetch
-    /// for at most `fetch.wait.max.ms` when it has nothing new; 25 ms keeps produce-to-commit latency low.
-    public static let consumerDefaults = ["fetch.wait.max.ms": "25"]
+    /// for at most `fetch.wait.max.ms` when it has nothing new; 25 ms keeps produce-to-commit latency low. The local
+    /// prefetch queue is capped at 16 MiB (librdkafka's default is 64): several seconds of input at the rates the
+    /// append sustains, and the service's memory stays well under its 300 MB budget on a backlog.
+    public static let consumerDefaults = ["fetch.wait.max.ms": "25", "queued.max.messages.kbytes": "16384"]
 
     /// Where quarantined records are produced (with the reason in a header); nil turns it off.
     public var deadLetterTopic: String?
