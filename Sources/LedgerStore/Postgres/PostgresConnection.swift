@@ -320,9 +320,13 @@ public final class PostgresConnection: @unchecked Sendable {
         // Entries before dbname are defaults the URL may override; entries after it override the URL.
         // JIT compilation is off by default: every statement mlledger runs is short, and on a large ledger the
         // planner's estimates for the lineage walks pass jit_above_cost, so a query that runs in 1 ms would spend
-        // 100-300 ms compiling. A URL with its own `options` decides for itself.
-        var keys = ["connect_timeout", "fallback_application_name", "options"]
-        var values = ["10", "mlledger", "-c jit=off"]
+        // 100-300 ms compiling. A URL with its own `options`, or libpq's PGOPTIONS, decides for itself.
+        var keys = ["connect_timeout", "fallback_application_name"]
+        var values = ["10", "mlledger"]
+        if getenv("PGOPTIONS") == nil {
+            keys.append("options")
+            values.append("-c jit=off")
+        }
         if !target.isEmpty {
             keys.append("dbname")
             values.append(target)
