@@ -344,11 +344,15 @@ RETURNS TABLE (origin_id text, path text[], last_idx bigint) LANGUAGE sql STABLE
      ORDER BY up.node, cardinality(up.path), up.path COLLATE "C", up.li
 $$;
 
+-- Whether a ref names its kind (`dataset/x@3`, `run/r`), and so names itself as an id.
+CREATE OR REPLACE FUNCTION has_kind(r text) RETURNS boolean LANGUAGE sql IMMUTABLE AS
+$$ SELECT r ~ '^(dataset|featureset|run|model|deployment)/' $$;
+
 -- The id a ref names: with a kind prefix, itself; a bare name@version, the first of dataset/, featureset/ and
 -- model/ that is declared, else the first that an edge names (a data set or model used but never registered),
 -- else NULL.
 CREATE OR REPLACE FUNCTION resolve_ref(r text) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN r ~ '^(dataset|featureset|run|model|deployment)/' THEN r ELSE coalesce(
+    SELECT CASE WHEN has_kind(r) THEN r ELSE coalesce(
         (SELECT c.id FROM (VALUES (1, 'dataset/' || r), (2, 'featureset/' || r), (3, 'model/' || r)) c(p, id)
           WHERE EXISTS (SELECT 1 FROM entities e WHERE e.id = c.id) ORDER BY c.p LIMIT 1),
         (SELECT c.id FROM (VALUES (1, 'dataset/' || r), (2, 'featureset/' || r), (3, 'model/' || r)) c(p, id)
@@ -366,9 +370,8 @@ LANGUAGE sql STABLE AS $$
     -- One walk up the edges for all refs at once (policy decisions ask for a batch's refs together); per ref
     -- and ancestor the shortest path, ties broken bytewise, as ancestry() does for one id.
     WITH RECURSIVE req(ord, ref, id) AS (
-        -- A ref with a kind prefix names itself: only bare ones pay for resolve_ref's lookups.
-        SELECT r.ord, r.ref,
-               CASE WHEN r.ref ~ '^(dataset|featureset|run|model|deployment)/' THEN r.ref ELSE resolve_ref(r.ref) END
+        -- A ref with a kind prefix names itself: only bare ones pay for a call of resolve_ref and its lookups.
+        SELECT r.ord, r.ref, CASE WHEN has_kind(r.ref) THEN r.ref ELSE resolve_ref(r.ref) END
           FROM unnest(refs) WITH ORDINALITY AS r(ref, ord)
     ), up(ord, node, path) AS (
         SELECT ord, id, ARRAY[id] FROM req WHERE id IS NOT NULL

@@ -10,12 +10,11 @@ public final class ProjectionApplier: AppendObserver {
     }
 
     /// One statement for all projections, so PostgreSQL decodes the batch once: the live schemas' functions are
-    /// bound to their schema (see `ProjectionMaintenance.rebuild`). JIT compilation is off for the transaction:
-    /// its cost exceeds any gain on statements this short.
+    /// bound to their schema (see `ProjectionMaintenance.rebuild`). Each `apply_batch` turns JIT compilation off
+    /// for the statements it runs, so the batch needs no setting of its own.
     public func entriesAppended(_ entries: [AppendedEntry], in transaction: AppendTransaction) throws {
         guard !entries.isEmpty else { return }
         let c = transaction.connection
-        try c.execute("SET LOCAL jit = off")
         let calls = projections.map { "\($0.name).apply_batch($1)" }.joined(separator: ", ")
         try c.query("SELECT \(calls)", [.jsonb(ProjectionBatch.json(entries))])
     }

@@ -36,39 +36,26 @@ struct BenchIngest: ParsableCommand {
     func run() throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlledger-bench-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let pg = try EmbeddedPostgres(dataDirectory: dir + "/pg", logger: logger)
-        let url = try pg.start()
+        let pg = try BenchPostgres(name: "mlledger-bench", logger: logger)
+        let (dir, url) = (pg.directory, pg.url)
         let cluster = try EmbeddedKafkaCluster(brokers: 3)
         var child: pid_t = 0
         defer {
             if child > 0 { kill(child, SIGKILL); var st: Int32 = 0; waitpid(child, &st, 0) }
             cluster.close()
             pg.stop()
-            try? FileManager.default.removeItem(atPath: dir)
         }
         let topic = "mlops.events"
         // The embedded cluster drops a partition's oldest messages past about 5 MiB: keep every partition well under.
         let partitions = self.partitions ?? Int32(max(96, min(1000, events * 2_100 / 2_000_000 + 1)))
         try cluster.createTopic(topic, partitions: partitions)
-        // Ctrl-C or SIGTERM still stops the private PostgreSQL.
-        let cleanup = SignalCleanup { [dir] in
-            pg.stop()
-            try? FileManager.default.removeItem(atPath: dir)
-        }
-        defer { cleanup.cancel() }
 
         let db = try LedgerDatabase(url: url)
         try db.migrate()
         let ledgerKey = Ed25519PrivateKey.generate()
         try KeyFiles.writePrivateKey(ledgerKey, to: dir + "/ledger.key")
         let identity = LedgerIdentity(key: ledgerKey, origin: "bench.mlledger/ingest")
-        try identity.ensureGenesis(db)
-        let keys = (0..<4).map { _ in Ed25519PrivateKey.generate() }
-        for (i, k) in keys.enumerated() {
-            try TrustAdmin(identity: identity).trust(k.publicKey, name: "bench-\(i)", scope: TrustScope(), in: db)
-        }
+        let keys = try BenchPostgres.trustedProducers(4, identity: identity, in: db)
 
         Output.note("signing \(events) events…")
         let work = BenchWorkload.envelopes(count: events, keys: keys)

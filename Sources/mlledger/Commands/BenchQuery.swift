@@ -46,28 +46,12 @@ struct BenchQuery: ParsableCommand {
     func run() throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlledger-bench-query-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let pg = try EmbeddedPostgres(dataDirectory: dir + "/pg", logger: logger)
-        let url = try pg.start()
-        defer {
-            pg.stop()
-            try? FileManager.default.removeItem(atPath: dir)
-        }
-        let cleanup = SignalCleanup { [dir] in
-            pg.stop()
-            try? FileManager.default.removeItem(atPath: dir)
-        }
-        defer { cleanup.cancel() }
-
-        let db = try LedgerDatabase(url: url)
+        let pg = try BenchPostgres(name: "mlledger-bench-query", logger: logger)
+        defer { pg.stop() }
+        let db = try LedgerDatabase(url: pg.url)
         try LedgerSetup.prepare(db)
         let identity = LedgerIdentity(key: Ed25519PrivateKey.generate(), origin: "bench.mlledger/query")
-        try identity.ensureGenesis(db)
-        let keys = (0..<4).map { _ in Ed25519PrivateKey.generate() }
-        for (i, k) in keys.enumerated() {
-            try TrustAdmin(identity: identity).trust(k.publicKey, name: "bench-\(i)", scope: TrustScope(), in: db)
-        }
+        let keys = try BenchPostgres.trustedProducers(4, identity: identity, in: db)
 
         // The fill: signed, checked as ingest checks them, appended with the projections in 2,000-event batches.
         let verifier = MessageVerifier(keyRing: try TrustAdmin.keyRing(from: db))
