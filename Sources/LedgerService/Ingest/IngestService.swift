@@ -399,23 +399,22 @@ public final class IngestService: @unchecked Sendable {
             counts.appended = entries.count
             counts.quarantined = quarantined.count
             counts.redelivered = redelivered.count
+            counts.logSize = tx.nextIndex
             return counts
         }
-        // The size as committed, with the entries the observers appended after the batch's own (decisions).
-        let logSize = db.appendedSize ?? stats.logSize
         state.lock()
         _stats.batches += 1
         _stats.appended += outcome.appended
         _stats.quarantined += outcome.quarantined
         _stats.redelivered += outcome.redelivered
         _stats.skipped += outcome.skipped
-        _stats.logSize = logSize
+        _stats.logSize = outcome.logSize
         state.unlock()
         metrics.batches.increment()
         metrics.batchSize.record(batch.messages.count)
         metrics.appended.increment(by: outcome.appended)
         metrics.redelivered.increment(by: outcome.redelivered)
-        metrics.logSize.record(Int64(logSize))
+        metrics.logSize.record(Int64(outcome.logSize))
         for r in reasons { metrics.quarantined(r) }
         if outcome.quarantined > 0 {
             logger.notice("batch quarantined \(outcome.quarantined) message(s)", metadata: ["appended": "\(outcome.appended)"])

@@ -193,14 +193,6 @@ public final class LedgerDatabase: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// The log's size after this handle's last committed append transaction, with everything its observers
-    /// appended (decisions); nil before the first one or after a failure.
-    public var appendedSize: UInt64? {
-        lock.lock()
-        defer { lock.unlock() }
-        return frontier?.size
-    }
-
     /// Forget the cached tree edge (after a failed transaction or a reconnect).
     public func resetCache() {
         lock.lock()
