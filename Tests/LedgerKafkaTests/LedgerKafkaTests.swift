@@ -147,10 +147,12 @@ struct LedgerKafkaTests {
         let a = try makeConsumer(revokedA)
         let b = try makeConsumer(revokedB)
         let stopA = Locked(false)
-        /// Polls until stopped, closed by another thread (poll throws _DESTROY), or 25 s; returns how it ended.
+        /// Polls until stopped, closed by another thread (poll throws _DESTROY), or 90 s; returns how it ended.
+        /// The deadline only guards against a hang: it must outlast the waits below (15 s for the split, 10 s for
+        /// the takeover) on a loaded machine.
         func runPoller(_ consumer: KafkaConsumer, stop: Locked<Bool>) async throws -> String {
             try await onThread {
-                let deadline = ContinuousClock.now + .seconds(25)
+                let deadline = ContinuousClock.now + .seconds(90)
                 while !stop.get && ContinuousClock.now < deadline {
                     do {
                         _ = try consumer.poll(maxMessages: 100, timeout: .milliseconds(100))
